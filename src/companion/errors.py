@@ -1,0 +1,79 @@
+"""Diagnostics: where a problem is, what it is, and how the command line reports it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codes import CODES
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a source file; line and col are 1-based, 0 when unknown."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        text = self.path
+        if self.line:
+            text += f":{self.line}"
+            if self.col:
+                text += f":{self.col}"
+        return text
+
+    def shifted(self, lines: int) -> Location:
+        """The same file, `lines` further down (column unknown)."""
+        return Location(self.path, self.line + lines if self.line else 0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in the input, printed as `path:line:col: error CODE: message`."""
+
+    where: Location
+    code: str
+    message: str
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # pragma: no cover - guards the catalogue itself
+            raise ValueError(f"unknown diagnostic code {self.code}")
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code].severity
+
+    def format(self) -> str:
+        text = f"{self.where}: {self.severity} {self.code}: {self.message}"
+        hint = self.hint or CODES[self.code].hint
+        if hint:
+            text += f"\n    hint: {hint}"
+        return text
+
+
+class CompanionError(Exception):
+    """Raised with every problem found; the CLI prints them and exits with `exit_code`."""
+
+    exit_code = 1
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(sorted(diagnostics, key=lambda d: (d.where, d.code, d.message)))
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+def diagnostic(where: Location | Path | str, code: str, message: str, hint: str = "") -> Diagnostic:
+    """Shorthand for a Diagnostic at a location or a whole file."""
+    if not isinstance(where, Location):
+        where = Location(str(where))
+    return Diagnostic(where, code, message, hint)
+
+
+def fail_if(diagnostics: Iterable[Diagnostic]) -> None:
+    """Raise CompanionError when any diagnostic is an error (warnings pass)."""
+    found = list(diagnostics)
+    if any(d.severity == "error" for d in found):
+        raise CompanionError(found)

@@ -1,0 +1,35 @@
+"""The only way WeasyPrint may load anything: data: URLs and files under the allowed folders.
+
+Passed to every HTML() and CSS() object. Anything else (http, https, ftp, file outside the
+project, redirects) raises a fatal error, so a hostile reference stops the build instead of
+reaching the network or embedding a local file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+
+class RefusedResource(FatalURLFetchingError):
+    """A build asked for a resource outside the allowed folders."""
+
+
+class RestrictedFetcher(URLFetcher):
+    def __init__(self, *roots: Path) -> None:
+        super().__init__(allowed_protocols=("data", "file"), allow_redirects=False, fail_on_errors=True)
+        self.roots = tuple(root.resolve() for root in roots)
+
+    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file" and parts.netloc in ("", "localhost"):
+            path = Path(url2pathname(unquote(parts.path))).resolve()
+            if any(path.is_relative_to(root) for root in self.roots) and path.is_file():
+                return URLFetcherResponse(url, path.read_bytes())
+        raise RefusedResource(f"refused to load {url[:200]}")

@@ -1,0 +1,182 @@
+"""Load stage: read source/ into a Companion, keeping the file and line of every value.
+
+Every problem in every file is collected and raised together as one CompanionError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from . import model as m
+from .errors import CompanionError, Diagnostic, Location, diagnostic
+from .yamlfile import Parsed, Places, parse_yaml, read_text
+
+SCHEMA: dict[str, tuple[str, Any, bool]] = {
+    # file name: (Companion field, type, required)
+    "book.yaml": ("book", m.Book, True),
+    "about.yaml": ("about", m.About, True),
+    "reviews.yaml": ("reviews", tuple[m.Review, ...], False),
+    "quotes.yaml": ("quotes", tuple[m.Quote, ...], False),
+    "faq.yaml": ("faq", tuple[m.Faq, ...], False),
+    "characters.yaml": ("characters", tuple[m.Character, ...], False),
+    "themes.yaml": ("themes", tuple[m.Theme, ...], False),
+    "questions.yaml": ("questions", tuple[m.Question, ...], False),
+    "glossary.yaml": ("glossary", tuple[m.Term, ...], False),
+    "timeline.yaml": ("timeline", tuple[m.Event, ...], False),
+}
+
+_ADAPTERS = {name: (TypeAdapter(kind), kind) for name, (_, kind, _) in SCHEMA.items()}
+_FRONT_MATTER = (TypeAdapter(m.FrontMatter), m.FrontMatter)
+_FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def load(source: Path) -> m.Companion:
+    """Read and validate the typed content of `source`; raise CompanionError with every problem."""
+    if not source.is_dir():
+        raise CompanionError([diagnostic(str(source), "C001", "source folder not found")])
+    problems: list[Diagnostic] = []
+    places: dict[tuple[Any, ...], Location] = {}
+    values: dict[str, Any] = {}
+    for name, (attr, _, required) in SCHEMA.items():
+        path = source / name
+        shown = _shown(source, path)
+        if not path.is_file():
+            if required:
+                problems.append(diagnostic(shown, "C002", f"{name} is missing from {source}"))
+            continue
+        try:
+            parsed = parse_yaml(read_text(path, shown), shown)
+            values[attr] = _validate(_ADAPTERS[name], parsed, problems)
+        except CompanionError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        places.update({(name, *key): loc for key, loc in parsed.places.items()})
+    chapters = []
+    for path in sorted((source / "chapters").glob("*.md")) if (source / "chapters").is_dir() else []:
+        try:
+            chapter = _chapter(path, _shown(source, path), problems)
+        except CompanionError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        if chapter is not None:
+            chapters.append(chapter)
+    if problems or "book" not in values or "about" not in values:
+        raise CompanionError(problems)
+    return m.Companion(
+        root=str(source),
+        chapters=tuple(chapters),
+        sources=m.SourceMap(MappingProxyType(places)),
+        **values,
+    )
+
+
+def _shown(source: Path, path: Path) -> str:
+    """The path as the user would write it: relative to the working folder when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _validate(schema: tuple[TypeAdapter[Any], Any], parsed: Parsed, problems: list[Diagnostic]) -> Any:
+    adapter, kind = schema
+    try:
+        return adapter.validate_python(parsed.data)
+    except ValidationError as exc:
+        problems.extend(_diagnostics(exc, kind, parsed.places))
+        return None
+
+
+def _diagnostics(exc: ValidationError, kind: Any, places: Places) -> list[Diagnostic]:
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        error_type = error["type"]
+        if error_type == "extra_forbidden":
+            where = places.get(("key", *loc)) or _find(places, loc)
+            name = str(loc[-1])
+            known = _known_fields(kind, loc[:-1])
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else (f"known keys: {', '.join(known)}" if known else "")
+            out.append(Diagnostic(where, "C012", f"unknown key `{name}`", hint))
+        elif error_type == "missing":
+            where = _find(places, loc[:-1])
+            out.append(Diagnostic(where, "C013", f"required field `{loc[-1]}` is missing"))
+        else:
+            where = _find(places, loc)
+            field = ".".join(str(part) for part in loc) or "file"
+            out.append(Diagnostic(where, "C014", f"{field}: {error['msg']}"))
+    return out
+
+
+def _find(places: Places, key: tuple[Any, ...]) -> Location:
+    while key not in places:
+        key = key[:-1]
+    return places[key]
+
+
+def _known_fields(kind: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at `loc` inside values of type `kind`."""
+    current: Any = _model_in(kind)
+    for part in loc:
+        if current is None or isinstance(part, int):
+            continue
+        field = current.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        current = _model_in(annotation)
+    return sorted(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The first pydantic model inside a type annotation (tuple[X, ...], X | None, X)."""
+    return next((a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    args = getattr(annotation, "__args__", None)
+    if not args:
+        return [annotation]
+    return [leaf for arg in args for leaf in _flatten(arg)]
+
+
+def _chapter(path: Path, shown: str, problems: list[Diagnostic]) -> m.Chapter | None:
+    text = read_text(path, shown)
+    fences = list(_FENCE.finditer(text))
+    if not text.startswith("---") or len(fences) < 2 or fences[0].start() != 0:
+        problems.append(diagnostic(Location(shown, 1, 1), "C015", "chapter has no front matter"))
+        return None
+    header = text[fences[0].end() + 1 : fences[1].start()]
+    body = text[fences[1].end() + 1 :]
+    body_line = text.count("\n", 0, fences[1].end()) + 2
+    if not header.strip():
+        problems.append(diagnostic(Location(shown, 1, 1), "C015", "front matter is empty; it needs `title:`"))
+        return None
+    parsed = parse_yaml(header, shown, first_line=2)
+    if not isinstance(parsed.data, dict):
+        problems.append(diagnostic(Location(shown, 2, 1), "C015", "front matter must be a mapping of keys"))
+        return None
+    front = _validate(_FRONT_MATTER, parsed, problems)
+    if front is None:
+        return None
+    if not body.strip():
+        problems.append(diagnostic(Location(shown, body_line), "C004", "chapter has no text after its front matter"))
+        return None
+    stem = re.sub(r"^[0-9]+[-_ .]*", "", path.stem).lower()
+    ident = front.id or re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "chapter"
+    if not ident[0].isalpha():
+        ident = "ch-" + ident
+    return m.Chapter(
+        id=ident,
+        title=front.title,
+        body=body,
+        spoilers=front.spoilers,
+        epigraph=front.epigraph,
+        path=shown,
+        body_line=body_line,
+    )

@@ -1,0 +1,212 @@
+"""The one configured Markdown parser: CommonMark, footnotes, typographic quotes and dashes.
+
+Two entry points share one parser:
+- `inspect(text)` lists what a text refers to (cross-references, images, links, raw HTML) with line
+  offsets, for the validate stage;
+- `to_html(text, ...)` renders it for one output (EPUB or print), resolving cross-references,
+  images and footnotes the way that output wants them.
+Raw HTML is never passed through: the validate stage refuses it, and the renderer escapes it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.footnote import footnote_plugin
+
+Target = Literal["epub", "print"]
+
+_HONORIFIC = re.compile(r"\b(Miss|Mrs?|Ms|Mx|Dr|St|Sir|Madame|No|p|pp)(\.?) (?=[A-Z0-9])")
+_INITIAL = re.compile(r"\b([A-Z])\. (?=[A-Z][a-z])")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Something a text points at, `line` lines below its first line."""
+
+    kind: Literal["xref", "image", "link", "html", "footnote"]
+    target: str
+    line: int
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class Fragment:
+    html: str
+    notes: tuple[str, ...] = field(default=())
+    """EPUB footnotes as <aside> elements, to be placed after the text."""
+
+
+def _nbsp(state: Any) -> None:
+    """Core rule: no-break spaces after honorifics and initials (Miss Emily, Kathy H. says)."""
+    for block in state.tokens:
+        for child in block.children or ():
+            if child.type == "text":
+                child.content = _INITIAL.sub("\\1.\u00a0", _HONORIFIC.sub("\\1\\2\u00a0", child.content))
+
+
+@lru_cache(maxsize=1)
+def parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"typographer": True, "html": True, "xhtmlOut": True, "linkify": False})
+    md.enable(["replacements", "smartquotes"])
+    md.use(footnote_plugin, inline=False)
+    md.core.ruler.push("nbsp", _nbsp)
+    md.add_render_rule("html_block", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
+    md.add_render_rule("html_inline", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
+    md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("footnote_ref", _render_footnote_ref)
+    return md
+
+
+def _escape_html(token: Token) -> str:
+    return html.escape(token.content, quote=False)
+
+
+def _render_link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    token = tokens[idx]
+    href = str(token.attrs.get("href", ""))
+    if href.startswith("#"):
+        target = href[1:]
+        resolved = env.get("links", {}).get(target, href)
+        return f'<a class="xref" href="{html.escape(resolved)}">'
+    if href.startswith("mailto:"):
+        return f'<a href="{html.escape(href)}">'
+    return '<a class="refused">'  # validate refuses these; never emit the address
+
+
+def _render_image(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    token = tokens[idx]
+    src = str(token.attrs.get("src", ""))
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    resolved = env.get("images", {}).get(src)
+    if resolved is None:
+        return ""
+    return f'<img src="{html.escape(resolved)}" alt="{html.escape(alt)}" />'
+
+
+def _render_footnote_ref(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    number = tokens[idx].meta["id"] + 1
+    prefix = env["prefix"]
+    if env["target"] == "print":
+        note = env["notes"].get(number - 1, "")
+        return f'<span class="footnote">{note}</span>'
+    return (
+        f'<a class="noteref" epub:type="noteref" role="doc-noteref" id="{prefix}-ref-{number}" '
+        f'href="#{prefix}-fn-{number}">{number}</a>'
+    )
+
+
+def inspect(text: str) -> tuple[Reference, ...]:
+    """Everything `text` refers to, with the line offset of the block it stands in."""
+    found: list[Reference] = []
+    env: dict[str, Any] = {}
+    line = 0
+    for token in parser().parse(text, env):
+        if token.map:
+            line = token.map[0]
+        if token.type == "html_block":
+            found.append(Reference("html", token.content.strip()[:40], line))
+        for child in token.children or ():
+            if child.type == "html_inline":
+                found.append(Reference("html", child.content[:40], line))
+            elif child.type == "link_open":
+                href = str(child.attrs.get("href", ""))
+                if href.startswith("#"):
+                    found.append(Reference("xref", href[1:], line))
+                else:
+                    found.append(Reference("link", href, line))
+            elif child.type == "image":
+                alt = "".join(c.content for c in child.children or ())
+                found.append(Reference("image", str(child.attrs.get("src", "")), line, alt.strip()))
+    refs = env.get("footnotes", {}).get("refs", {})
+    for label in _undefined_footnotes(text, refs):
+        found.append(Reference("footnote", label, _line_of(text, f"[^{label}]")))
+    return tuple(found)
+
+
+def _undefined_footnotes(text: str, refs: Mapping[str, int]) -> list[str]:
+    used = re.findall(r"\[\^([^\]\s]+)\](?!:)", text)
+    return sorted({label for label in used if f":{label}" not in refs})
+
+
+def _line_of(text: str, needle: str) -> int:
+    index = text.find(needle)
+    return text.count("\n", 0, index) if index >= 0 else 0
+
+
+def to_html(
+    text: str,
+    *,
+    target: Target,
+    prefix: str,
+    links: Mapping[str, str],
+    images: Mapping[str, str],
+) -> Fragment:
+    """Render block Markdown for `target`; footnote ids start with `prefix`."""
+    md = parser()
+    env: dict[str, Any] = {"links": links, "images": images, "prefix": prefix, "target": target, "notes": {}}
+    tokens = md.parse(text, env)
+    body, notes = _split_footnotes(tokens)
+    rendered_notes = {
+        number: md.renderer.render(note_tokens, md.options, env).strip() for number, note_tokens in notes.items()
+    }
+    if target == "print":
+        env["notes"] = {n: _inline_note(h) for n, h in rendered_notes.items()}
+        return Fragment(md.renderer.render(body, md.options, env))
+    asides = tuple(
+        f'<aside class="footnote" epub:type="footnote" role="doc-footnote" id="{prefix}-fn-{n + 1}">'
+        f'<p class="note-number"><a href="#{prefix}-ref-{n + 1}" role="doc-backlink">{n + 1}.</a></p>'
+        f"{note}</aside>"
+        for n, note in sorted(rendered_notes.items())
+    )
+    return Fragment(md.renderer.render(body, md.options, env), asides)
+
+
+def _split_footnotes(tokens: list[Token]) -> tuple[list[Token], dict[int, list[Token]]]:
+    """The text's tokens without the footnote block, and each footnote's own tokens."""
+    body: list[Token] = []
+    notes: dict[int, list[Token]] = {}
+    current: list[Token] | None = None
+    in_block = False
+    for token in tokens:
+        if token.type == "footnote_block_open":
+            in_block = True
+        elif token.type == "footnote_block_close":
+            in_block = False
+        elif token.type == "footnote_open":
+            current = notes.setdefault(token.meta["id"], [])
+        elif token.type == "footnote_close":
+            current = None
+        elif token.type == "footnote_anchor":
+            continue
+        elif current is not None:
+            current.append(token)
+        elif not in_block:
+            body.append(token)
+    return body, notes
+
+
+def _inline_note(rendered: str) -> str:
+    """A footnote's paragraphs as inline content for a print `float: footnote` span."""
+    text = re.sub(r"</p>\s*<p>", " ", rendered)
+    return re.sub(r"</?p>", "", text).strip()
+
+
+def inline(text: str) -> str:
+    """Inline Markdown (a title, a name) as HTML, with typography."""
+    md = parser()
+    env: dict[str, Any] = {"links": {}, "images": {}, "prefix": "x", "target": "epub", "notes": {}}
+    return md.renderInline(text, env).strip()
+
+
+def plain(text: str) -> str:
+    """Inline Markdown as plain text with typography (for metadata and <title>)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", inline(text)))

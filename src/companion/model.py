@@ -1,0 +1,211 @@
+"""The companion's content as typed, immutable values. No I/O here.
+
+Every model is frozen and rejects unknown keys; the loader keeps the file and line of every value
+in a SourceMap so that later stages can point at the exact place of a problem.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .errors import Location
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+"""A non-empty string; Markdown where the field says so."""
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+"""An identifier usable as an XML id and in a file name."""
+
+TRIMS: dict[str, tuple[float, float]] = {
+    "5x8": (5.0, 8.0),
+    "5.25x8": (5.25, 8.0),
+    "5.5x8.5": (5.5, 8.5),
+    "6x9": (6.0, 9.0),
+    "a5": (5.83, 8.27),
+}
+"""Trim sizes in inches, width x height."""
+
+PAPER_CALIPER: dict[str, float] = {"white": 0.002252, "cream": 0.0025}
+"""Paper thickness in inches per page (print-on-demand published values)."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Spoilable(Model):
+    spoilers: bool = False
+
+
+class Passage(Spoilable):
+    """A Markdown passage that may be marked as a spoiler; a bare string is accepted."""
+
+    text: Text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+
+class Novel(Model):
+    title: Text
+    author: Text
+    year: int = Field(ge=1000, le=2999)
+    publisher: str = ""
+    genre: str = ""
+    facts: tuple[Text, ...] = ()
+
+
+class PrintSettings(Model):
+    trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "a5"] = "5.5x8.5"
+    paper: Literal["white", "cream"] = "cream"
+
+    @property
+    def size(self) -> tuple[float, float]:
+        return TRIMS[self.trim]
+
+
+class CoverSettings(Model):
+    background: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f2f3a"
+    foreground: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#f4ede0"
+    accent: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#c9a45c"
+
+
+class Book(Model):
+    title: Text
+    subtitle: str = ""
+    slug: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    author: Text
+    language: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
+    identifier: Text
+    published: dt.date
+    modified: dt.date | None = None
+    publisher: str = ""
+    rights: str = ""
+    description: Text
+    novel: Novel
+    print: PrintSettings = PrintSettings()
+    cover: CoverSettings = CoverSettings()
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
+
+
+class About(Model):
+    overview: Text
+    setting: Passage
+    synopsis: Passage | None = None
+    closing: str = ""
+
+
+class Review(Spoilable):
+    text: Text
+    source: Text
+
+
+class Quote(Spoilable):
+    text: Text
+    speaker: Text
+    context: str = ""
+
+
+class Faq(Spoilable):
+    question: Text
+    answer: Text
+
+
+class Character(Spoilable):
+    id: Ident
+    name: Text
+    role: str = ""
+    description: Text
+
+
+class Theme(Spoilable):
+    id: Ident
+    title: Text
+    body: Text
+
+
+class Question(Spoilable):
+    question: Text
+    part: str = ""
+
+
+class Term(Spoilable):
+    id: Ident
+    term: Text
+    definition: Text
+
+
+class Event(Spoilable):
+    when: Text
+    event: Text
+    place: str = ""
+
+
+class Epigraph(Model):
+    text: Text
+    source: str = ""
+
+
+class FrontMatter(Spoilable):
+    """What a chapter's YAML front matter may hold."""
+
+    title: Text
+    id: Ident | None = None
+    epigraph: Epigraph | None = None
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str
+    title: str
+    body: str
+    spoilers: bool
+    epigraph: Epigraph | None
+    path: str
+    body_line: int
+    """The 1-based line of the body's first line in `path`."""
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each value came from: (file, key, index, ...) -> Location."""
+
+    places: Mapping[tuple[Any, ...], Location] = field(default_factory=lambda: MappingProxyType({}))
+
+    def find(self, key: tuple[Any, ...]) -> Location:
+        """The location of `key`, or of its nearest recorded parent."""
+        while key:
+            if key in self.places:
+                return self.places[key]
+            key = key[:-1]
+        return Location("?")
+
+
+@dataclass(frozen=True)
+class Companion:
+    """Everything in source/, validated: the input of the render stage."""
+
+    root: str
+    book: Book
+    about: About
+    reviews: tuple[Review, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    faq: tuple[Faq, ...] = ()
+    characters: tuple[Character, ...] = ()
+    themes: tuple[Theme, ...] = ()
+    questions: tuple[Question, ...] = ()
+    glossary: tuple[Term, ...] = ()
+    timeline: tuple[Event, ...] = ()
+    chapters: tuple[Chapter, ...] = ()
+    sources: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

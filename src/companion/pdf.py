@@ -1,0 +1,110 @@
+"""Package the print interior: lay out the rendered HTML with WeasyPrint into a print-ready PDF.
+
+Trim and bleed from the book's print settings; mirrored margins whose inside margin grows with the
+page count (print-on-demand gutter table); an even page count; tagged, with metadata and bookmarks.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from weasyprint import CSS, HTML
+from weasyprint.document import Document
+
+from .fetcher import RestrictedFetcher
+from .model import PrintSettings
+
+BLEED_IN = 0.125
+OUTSIDE_IN = 0.6
+TOP_IN = 0.7
+BOTTOM_IN = 0.75
+GUTTER_TABLE: tuple[tuple[int, float], ...] = ((150, 0.375), (300, 0.5), (500, 0.625), (700, 0.75), (828, 0.875))
+"""(up to this many pages, minimum inside margin in inches): the print-on-demand services' table."""
+GUTTER_EXTRA_IN = 0.3
+"""Added to the minimum so that text sits comfortably clear of the binding."""
+
+
+@dataclass(frozen=True)
+class PrintLayout:
+    pdf: bytes
+    page_count: int
+    page_starts: tuple[tuple[str, int], ...]
+    """(element id, 1-based physical page) for every id, on the page where the element begins."""
+    folios: tuple[str, ...]
+    """The printed page number of each physical page ('' where none is printed)."""
+    inside_margin: float
+
+
+def inside_margin(page_count: int) -> float:
+    """The inside margin in inches for a book of `page_count` pages."""
+    for limit, minimum in GUTTER_TABLE:
+        if page_count <= limit:
+            return minimum + GUTTER_EXTRA_IN
+    return GUTTER_TABLE[-1][1] + GUTTER_EXTRA_IN
+
+
+def page_css(settings: PrintSettings, inside: float, marks: bool = False) -> str:
+    width, height = settings.size
+    return f"""
+@page {{ size: {width}in {height}in; bleed: {BLEED_IN}in; {"marks: crop cross;" if marks else ""}
+        margin: {TOP_IN}in {OUTSIDE_IN}in {BOTTOM_IN}in {inside}in; }}
+@page :left {{ margin-left: {OUTSIDE_IN}in; margin-right: {inside}in; }}
+@page :right {{ margin-left: {inside}in; margin-right: {OUTSIDE_IN}in; }}
+"""
+
+
+def layout(html: str, settings: PrintSettings, styles: Path, source: Path, *, marks: bool = False,
+           variant: str | None = None) -> PrintLayout:
+    """Lay out and write the interior; re-lay out once if the page count changes the gutter."""
+    fetcher = RestrictedFetcher(styles, source)
+    stylesheets = [CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")]
+    document_html = HTML(string=html, base_url=str(source) + "/", url_fetcher=fetcher)
+    inside = inside_margin(100)
+    doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher)
+    if inside_margin(len(doc.pages)) != inside:
+        inside = inside_margin(len(doc.pages))
+        doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher)
+    if len(doc.pages) % 2:
+        blank = HTML(string="<html><body></body></html>", url_fetcher=fetcher).render(
+            stylesheets=[CSS(string=page_css(settings, inside, marks), url_fetcher=fetcher)]
+        )
+        doc = doc.copy(doc.pages + blank.pages[:1])
+    out = io.BytesIO()
+    doc.write_pdf(out, pdf_tags=True, pdf_variant=variant, pdf_identifier=variant is not None)
+    return PrintLayout(out.getvalue(), len(doc.pages), _page_starts(doc), _folios(doc), inside)
+
+
+def _render(html: HTML, stylesheets: list[CSS], extra: str, fetcher: RestrictedFetcher) -> Document:
+    return html.render(stylesheets=[*stylesheets, CSS(string=extra, url_fetcher=fetcher)])
+
+
+def _page_starts(doc: Document) -> tuple[tuple[str, int], ...]:
+    seen: set[str] = set()
+    starts = []
+    for number, page in enumerate(doc.pages, start=1):
+        for anchor in page.anchors:
+            if anchor not in seen:
+                seen.add(anchor)
+                starts.append((anchor, number))
+    return tuple(starts)
+
+
+def _folios(doc: Document) -> tuple[str, ...]:
+    """What each page prints at its foot, read from the laid-out margin boxes."""
+    folios = []
+    for page in doc.pages:
+        text = ""
+        for box in page._page_box.children:
+            if getattr(box, "at_keyword", "").startswith("@bottom"):
+                text = "".join(_texts(box)).strip() or text
+        folios.append(text)
+    return tuple(folios)
+
+
+def _texts(box: object) -> list[str]:
+    found = [getattr(box, "text", "")] if hasattr(box, "text") else []
+    for child in getattr(box, "children", ()):
+        found.extend(_texts(child))
+    return found

@@ -1,0 +1,217 @@
+"""Render stage: the one Jinja2 environment, and content -> XHTML (EPUB) or HTML (print) sections.
+
+`plan()` decides which sections the book has and in what order; `render()` turns each section into
+markup for one target. Both outputs use the same templates; only `target` differs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from markupsafe import Markup
+
+from . import markdown
+from .markdown import Target
+from .model import Companion, Question, Spoilable
+from .validate import Validated
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    kind: str
+    """The template that renders it."""
+    title: str
+    matter: str
+    """frontmatter, bodymatter or backmatter (EPUB 3 structural semantics)."""
+    epub_type: str = ""
+    role: str = ""
+    targets: tuple[Target, ...] = ("epub", "print")
+    in_toc: bool = True
+    items: tuple[Any, ...] = ()
+    chapter: Any = None
+
+    @property
+    def file(self) -> str:
+        return f"{self.id}.xhtml"
+
+    @property
+    def labelled(self) -> bool:
+        return self.kind not in {"cover", "halftitle"}
+
+
+@dataclass(frozen=True)
+class Document:
+    section: Section
+    html: str
+
+
+@dataclass(frozen=True)
+class Edition:
+    spoilers: bool = True
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.spoilers else "-spoiler-free"
+
+    @property
+    def note(self) -> str:
+        return "" if self.spoilers else "Spoiler-free edition: safe to read before finishing the novel."
+
+
+@dataclass(frozen=True)
+class RenderedBook:
+    validated: Validated
+    edition: Edition
+    target: Target
+    sections: tuple[Section, ...]
+    documents: tuple[Document, ...]
+    links: Mapping[str, str] = field(repr=False)
+
+
+_LISTS = (
+    ("characters", "Characters", "characters"),
+    ("themes", "Themes", "themes"),
+    ("quotes", "Key Quotes", "quotes"),
+    ("reviews", "Critical Reception", "reviews"),
+    ("faq", "Frequently Asked Questions", "faq"),
+    ("questions", "Discussion Questions", "questions"),
+    ("timeline", "Timeline", "timeline"),
+)
+
+
+def plan(companion: Companion, edition: Edition) -> tuple[Section, ...]:
+    """The book's sections in reading order, for this edition."""
+
+    def keep(items: Iterable[Spoilable]) -> tuple[Any, ...]:
+        return tuple(item for item in items if edition.spoilers or not item.spoilers)
+
+    sections = [
+        Section("cover", "cover", "Cover", "frontmatter", "cover", targets=("epub",), in_toc=False),
+        Section("halftitle", "halftitle", companion.book.title, "frontmatter", "halftitlepage",
+                targets=("print",), in_toc=False),
+        Section("titlepage", "titlepage", "Title Page", "frontmatter", "titlepage", in_toc=False),
+        Section("copyright", "copyright", "Copyright", "frontmatter", "copyright-page", in_toc=False),
+        Section("contents", "contents", "Contents", "frontmatter", "toc", "doc-toc", targets=("print",),
+                in_toc=False),
+        Section("about", "about", "About the Novel", "bodymatter", "chapter", "doc-chapter"),
+    ]
+    for chapter in companion.chapters:
+        if edition.spoilers or not chapter.spoilers:
+            sections.append(Section(chapter.id, "chapter", chapter.title, "bodymatter", "chapter", "doc-chapter",
+                                    chapter=chapter))
+    for attr, title, kind in _LISTS:
+        items = keep(getattr(companion, attr))
+        if items:
+            sections.append(Section(attr, kind, title, "bodymatter", "chapter", "doc-chapter", items=items))
+    if companion.about.closing:
+        sections.append(Section("closing", "closing", "In Closing", "bodymatter", "conclusion", "doc-conclusion"))
+    terms = keep(companion.glossary)
+    if terms:
+        sections.append(Section("glossary", "glossary", "Glossary", "backmatter", "glossary", "doc-glossary",
+                                items=terms))
+    return tuple(sections)
+
+
+def link_targets(sections: tuple[Section, ...], target: Target) -> dict[str, str]:
+    """id -> href for every cross-reference target, for one output."""
+    links: dict[str, str] = {}
+    for section in sections:
+        if target not in section.targets:
+            continue
+        base = section.file if target == "epub" else ""
+        links[section.id] = base or f"#{section.id}"
+        for item in section.items:
+            if getattr(item, "id", None):
+                links[item.id] = f"{base}#{item.id}"
+        if section.kind == "about":
+            links["setting"] = f"{base}#setting"
+            links["synopsis"] = f"{base}#synopsis"
+    return links
+
+
+def render(validated: Validated, edition: Edition, target: Target, images: Mapping[str, str],
+           stylesheets: tuple[str, ...] = ()) -> RenderedBook:
+    """Every section of the book as markup for `target`."""
+    companion = validated.companion
+    sections = tuple(s for s in plan(companion, edition) if target in s.targets)
+    links = link_targets(sections, target)
+    toc = [
+        {"href": links[s.id], "title": s.title, "matter": s.matter} for s in sections if s.in_toc
+    ]
+    about = companion.about
+    if not edition.spoilers:
+        about = about.model_copy(update={
+            "setting": about.setting if not about.setting.spoilers else None,
+            "synopsis": about.synopsis if about.synopsis and not about.synopsis.spoilers else None,
+        })
+    common = {
+        "book": companion.book,
+        "about": about,
+        "target": target,
+        "links": links,
+        "images": images,
+        "toc": toc,
+        "edition_note": edition.note,
+        "stylesheets": stylesheets,
+        "standalone": target == "epub",
+        "cover_image": images.get("@cover", ""),
+    }
+    documents = tuple(
+        Document(s, environment().get_template(f"{s.kind}.html").render(
+            section=s, items=s.items, chapter=s.chapter, **common))
+        for s in sections
+    )
+    return RenderedBook(validated, edition, target, sections, documents, links)
+
+
+@pass_context
+def _md(context: Any, text: str, prefix: str = "") -> Markup:
+    fragment = markdown.to_html(
+        text,
+        target=context["target"],
+        prefix=prefix or context["section"].id,
+        links=context["links"],
+        images=context["images"],
+    )
+    return Markup(fragment.html + "".join(fragment.notes))
+
+
+def _groupby_part(questions: tuple[Question, ...]) -> list[tuple[str, list[tuple[int, Question]]]]:
+    """Questions grouped by consecutive `part`, numbered across the whole list."""
+    numbered = list(enumerate(questions, start=1))
+    return [(part, list(group)) for part, group in itertools.groupby(numbered, key=lambda pair: pair[1].part)]
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The one Jinja2 environment: autoescape on, strict undefined, filters registered here."""
+    env = Environment(
+        loader=PackageLoader("companion", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = _md
+    env.filters["inline"] = lambda text: Markup(markdown.inline(text))
+    env.filters["plain"] = markdown.plain
+    env.filters["groupby_part"] = _groupby_part
+    return env
+
+
+def print_document(rendered: RenderedBook) -> str:
+    """The whole print interior as one HTML document."""
+    book = rendered.validated.companion.book
+    modified = book.modified or book.published
+    return environment().get_template("print.html").render(
+        book=book,
+        documents=rendered.documents,
+        created=f"{book.published.isoformat()}T00:00:00Z",
+        modified=f"{modified.isoformat()}T00:00:00Z",
+    )
