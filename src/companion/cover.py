@@ -1,0 +1,204 @@
+"""The cover: a front-cover JPEG (EPUB, shop pages) and a print wrap PDF (back | spine | front).
+
+Both come from one design: `templates/cover_front.html` holds the front panel as a macro, used alone
+for the JPEG and inside `templates/cover_wrap.html` for the wrap, with `styles/cover.css`.
+Every text block is measured after layout (zero-height marker elements and `Page.anchors`); when
+it does not fit its area the text is set smaller, step by step, and the build stops with a clear
+error if even the smallest size does not fit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from . import markdown
+from .errors import CompanionError, diagnostic
+from .fetcher import RestrictedFetcher
+from .model import PAPER_CALIPER, Book, Review
+from .render import environment
+
+BLEED = 0.125
+"""Bleed on every side of the wrap, inches."""
+SAFE = 0.25
+"""No text closer than this to a trim edge (print-on-demand live area), inches."""
+SPINE_TEXT_MIN_PAGES = 79
+SPINE_TEXT_MIN_WIDTH = 0.25
+SPINE_MARGIN = 0.0625
+"""Space between spine text and each spine fold, inches."""
+BARCODE = (2.0, 1.2)
+"""Width and height of the barcode area at the bottom right of the back panel, inches."""
+JPEG_HEIGHT = 2560
+JPEG_QUALITY = 90
+SCALES = (1.0, 0.94, 0.88, 0.82, 0.76, 0.7, 0.64)
+"""Text sizes tried, largest first, until a panel's text fits."""
+_PX = 96.0
+"""CSS pixels per inch (the unit of `Page.anchors`)."""
+_TOLERANCE = 0.5 / _PX
+
+
+@dataclass(frozen=True)
+class _Area:
+    """Where a panel's text may go (inches from the trim's top left) and the markers that bound it."""
+
+    start: str
+    end: str
+    top: float
+    bottom: float
+    left: float = float("-inf")
+    right: float = float("inf")
+
+
+def spine_width(page_count: int, paper: str) -> float:
+    """The spine's width in inches: page count times the paper's caliper."""
+    if paper not in PAPER_CALIPER:
+        raise ValueError(f"unknown paper {paper!r}; expected one of {sorted(PAPER_CALIPER)}")
+    if page_count < 0:
+        raise ValueError("page_count must not be negative")
+    return page_count * PAPER_CALIPER[paper]
+
+
+def has_spine_text(page_count: int, paper: str) -> bool:
+    """Spine text only from 79 pages, and only on a spine at least 0.25 in wide."""
+    return page_count >= SPINE_TEXT_MIN_PAGES and spine_width(page_count, paper) >= SPINE_TEXT_MIN_WIDTH - 1e-9
+
+
+def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
+    """The front cover as an RGB JPEG, trim aspect ratio, exactly 2560 px tall; the same bytes every run."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    trim_w, trim_h = book.print.size
+    areas = (_front_area(0.0, trim_w, trim_h),)
+
+    def build(scales: tuple[float, ...]) -> str:
+        return environment().get_template("cover_front.html").render(
+            **_common(book, edition_note), trim_w=trim_w, trim_h=trim_h, front_scale=scales[0]
+        )
+
+    pdf = _fit(build, areas, styles, where="book.yaml", what="front cover")
+    document = pdfium.PdfDocument(pdf)
+    try:
+        page = document[0]
+        width_pt, height_pt = page.get_size()
+        bitmap = page.render(scale=JPEG_HEIGHT / height_pt, draw_annots=False)
+        image = bitmap.to_pil().convert("RGB")
+        page.close()
+    finally:
+        document.close()
+    size = (round(JPEG_HEIGHT * width_pt / height_pt), JPEG_HEIGHT)
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False, subsampling=0)
+    return out.getvalue()
+
+
+def wrap_pdf(book: Book, review: Review | None, page_count: int, styles: Path, *, edition_note: str = "") -> bytes:
+    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set."""
+    trim_w, trim_h = book.print.size
+    spine = spine_width(page_count, book.print.paper)
+    spine_text = has_spine_text(page_count, book.print.paper)
+    spine_pt = spine * 72
+    areas = [
+        _front_area(trim_w + spine, trim_w, trim_h),
+        _Area("back-start", "back-end", SAFE + 0.35, trim_h - SAFE - BARCODE[1] - 0.2, SAFE, trim_w - SAFE),
+    ]
+    if spine_text:
+        # The rotated spine line runs top to bottom: its start and end are measured vertically.
+        areas.append(_Area("spine-start", "spine-end", 0.5, trim_h - 0.5, trim_w, trim_w + spine))
+
+    def build(scales: tuple[float, ...]) -> str:
+        return environment().get_template("cover_wrap.html").render(
+            **_common(book, edition_note),
+            trim_w=trim_w,
+            trim_h=trim_h,
+            spine=spine,
+            spine_text=spine_text,
+            # Text height within the spine, leaving SPINE_MARGIN each side; the type fills about 60%.
+            spine_font=min(13.0, (spine - 2 * SPINE_MARGIN) * 72 * 0.62) * scales[2 % len(scales)],
+            spine_line=spine_pt,
+            page_w=2 * trim_w + spine,
+            review=review,
+            review_html=_paragraphs(review.text) if review else (),
+            barcode=BARCODE,
+            front_scale=scales[0],
+            back_scale=scales[1],
+        )
+
+    return _fit(build, tuple(areas), styles, where="reviews.yaml" if review else "book.yaml", what="cover")
+
+
+def _front_area(left: float, trim_w: float, trim_h: float) -> _Area:
+    # The front text runs in two groups: the title group from the top, the author group up from the bottom.
+    return _Area("front-start", "front-end", SAFE, trim_h - SAFE, left + SAFE, left + trim_w - SAFE)
+
+
+def _common(book: Book, edition_note: str) -> dict[str, Any]:
+    created = _iso(book.published)
+    return {
+        "book": book,
+        "edition_note": edition_note,
+        "description_html": _paragraphs(book.description),
+        "created": created,
+        "modified": _iso(book.modified) if book.modified else created,
+        "colours": book.cover,
+    }
+
+
+def _iso(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _paragraphs(text: str) -> tuple[Markup, ...]:
+    """Markdown paragraphs as inline HTML (escaped, with typography), one Markup per paragraph."""
+    return tuple(Markup(markdown.inline(part)) for part in re.split(r"\n[ \t]*\n", text.strip()) if part.strip())
+
+
+def _fit(build: Callable[[tuple[float, ...]], str], areas: tuple[_Area, ...], styles: Path, *, where: str,
+         what: str) -> bytes:
+    """Lay out `build(scales)` with smaller text in each area that overflows; the PDF bytes."""
+    from weasyprint import CSS, HTML
+
+    fetcher = RestrictedFetcher(styles)
+    stylesheet = CSS(filename=str(styles / "cover.css"), url_fetcher=fetcher)
+    steps = [0] * len(areas)
+    while True:
+        scales = tuple(SCALES[step] for step in steps)
+        html = HTML(string=build(scales), base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
+        document = html.render(stylesheets=[stylesheet])
+        overflowing = [i for i, area in enumerate(areas) if not _fits(document, area)]
+        if not overflowing:
+            return document.write_pdf(pdf_tags=True)
+        for i in overflowing:
+            if steps[i] + 1 >= len(SCALES):
+                raise CompanionError([diagnostic(
+                    where, "C014",
+                    f"the {what} text does not fit its panel ({areas[i].start.split('-')[0]}), even set small",
+                    "shorten the title, description or review",
+                )])
+            steps[i] += 1
+
+
+def _fits(document: Any, area: _Area) -> bool:
+    """True when the document is one page and the area's markers lie inside the area."""
+    if len(document.pages) != 1:
+        return False
+    anchors = document.pages[0].anchors
+    if area.start not in anchors or area.end not in anchors:
+        return False
+    xs = [anchors[m][0] / _PX for m in (area.start, area.end)] + [anchors[m][2] / _PX for m in (area.start, area.end)]
+    ys = [anchors[m][1] / _PX for m in (area.start, area.end)] + [anchors[m][3] / _PX for m in (area.start, area.end)]
+    return (
+        min(ys) >= area.top - _TOLERANCE
+        and max(ys) <= area.bottom + _TOLERANCE
+        and min(xs) >= area.left - _TOLERANCE
+        and max(xs) <= area.right + _TOLERANCE
+    )
