@@ -58,26 +58,53 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.argument("source", type=click.Path(path_type=Path), default=Path("source"))
-@click.option("--format", "formats", default="all", show_default=True,
-              help="Comma-separated outputs: epub, kepub, pdf, cover, or all.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"),
-              show_default=True, help="Folder for the outputs.")
+@click.option(
+    "--format",
+    "formats",
+    default="all",
+    show_default=True,
+    help="Comma-separated outputs: epub, kepub, pdf, cover, or all.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("dist"),
+    show_default=True,
+    help="Folder for the outputs.",
+)
 @click.option("--no-spoilers", is_flag=True, help="Build the spoiler-free edition (<slug>-spoiler-free.*).")
 @click.option("--marks", is_flag=True, help="Add crop marks to the print interior.")
-@click.option("--pdf-variant", type=click.Choice(["pdf/x-3", "pdf/x-4", "pdf/ua-1", "pdf/a-3b"]), default=None,
-              help="Write the interior as this PDF variant (default: a tagged PDF 1.7).")
+@click.option(
+    "--pdf-variant",
+    type=click.Choice(["pdf/x-3", "pdf/x-4", "pdf/ua-1", "pdf/a-3b"]),
+    default=None,
+    help="Write the interior as this PDF variant (default: a tagged PDF 1.7).",
+)
 @_handle_errors
-def build(source: Path, formats: str, out_dir: Path, no_spoilers: bool, marks: bool,
-          pdf_variant: str | None) -> None:
+def build(
+    source: Path, formats: str, out_dir: Path, no_spoilers: bool, marks: bool, pdf_variant: str | None
+) -> None:
     """Build the companion in SOURCE (default source/) into DIR (default dist/)."""
-    wanted = pipeline.FORMATS if formats == "all" else tuple(f.strip() for f in formats.split(",") if f.strip())
+    wanted = (
+        pipeline.FORMATS if formats == "all" else tuple(f.strip() for f in formats.split(",") if f.strip())
+    )
     unknown = [f for f in wanted if f not in pipeline.FORMATS]
     if unknown or not wanted:
-        raise click.BadParameter(f"unknown format {', '.join(unknown) or formats!r}; "
-                                 f"choose from {', '.join(pipeline.FORMATS)} or all", param_hint="--format")
+        raise click.BadParameter(
+            f"unknown format {', '.join(unknown) or formats!r}; "
+            f"choose from {', '.join(pipeline.FORMATS)} or all",
+            param_hint="--format",
+        )
     project = pipeline.Project.at(source)
-    result = pipeline.build(project, wanted, Edition(spoilers=not no_spoilers), marks=marks,
-                            variant=pdf_variant, progress=_progress)
+    result = pipeline.build(
+        project,
+        wanted,
+        Edition(spoilers=not no_spoilers),
+        marks=marks,
+        variant=pdf_variant,
+        progress=_progress,
+    )
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
     for path in pipeline.write(result, out_dir):

@@ -75,12 +75,12 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
     import pypdfium2 as pdfium
     from PIL import Image
 
-    trim_w, trim_h = book.print.size
-    areas = (_front_area(0.0, trim_w, trim_h),)
+    geo = _geometry(book, 0.0, front_left=0.0)
+    areas = (_front_area(geo),)
 
     def build(scales: tuple[float, ...]) -> str:
         return environment().get_template("cover_front.html").render(
-            **_common(book, edition_note), trim_w=trim_w, trim_h=trim_h, front_scale=scales[0]
+            **_common(book, edition_note), geo=geo, front_scale=scales[0]
         )
 
     pdf = _fit(build, areas, styles, where="book.yaml", what="front cover")
@@ -103,32 +103,28 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
 
 def wrap_pdf(book: Book, review: Review | None, page_count: int, styles: Path, *, edition_note: str = "") -> bytes:
     """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set."""
-    trim_w, trim_h = book.print.size
     spine = spine_width(page_count, book.print.paper)
     spine_text = has_spine_text(page_count, book.print.paper)
-    spine_pt = spine * 72
+    geo = _geometry(book, spine, front_left=book.print.size[0] + spine)
     areas = [
-        _front_area(trim_w + spine, trim_w, trim_h),
-        _Area("back-start", "back-end", SAFE + 0.35, trim_h - SAFE - BARCODE[1] - 0.2, SAFE, trim_w - SAFE),
+        _front_area(geo),
+        _Area("back-start", "back-end", geo["back_top"], geo["back_bottom"], geo["back_side"],
+              geo["trim_w"] - geo["back_side"]),
     ]
     if spine_text:
-        # The rotated spine line runs top to bottom: its start and end are measured vertically.
-        areas.append(_Area("spine-start", "spine-end", 0.5, trim_h - 0.5, trim_w, trim_w + spine))
+        # The rotated line runs top to bottom inside the spine, at least 0.5 in from top and bottom.
+        areas.append(_Area("spine-start", "spine-end", 0.5, geo["trim_h"] - 0.5, geo["trim_w"], geo["trim_w"] + spine))
+    # The spine type fills about 60% of the spine's width less SPINE_MARGIN each side; at most 13 pt.
+    spine_font = min(13.0, (spine - 2 * SPINE_MARGIN) * 72 * 0.62)
 
     def build(scales: tuple[float, ...]) -> str:
         return environment().get_template("cover_wrap.html").render(
             **_common(book, edition_note),
-            trim_w=trim_w,
-            trim_h=trim_h,
-            spine=spine,
+            geo=geo,
             spine_text=spine_text,
-            # Text height within the spine, leaving SPINE_MARGIN each side; the type fills about 60%.
-            spine_font=min(13.0, (spine - 2 * SPINE_MARGIN) * 72 * 0.62) * scales[2 % len(scales)],
-            spine_line=spine_pt,
-            page_w=2 * trim_w + spine,
+            spine_font=spine_font * (scales[2] if spine_text else 1.0),
             review=review,
             review_html=_paragraphs(review.text) if review else (),
-            barcode=BARCODE,
             front_scale=scales[0],
             back_scale=scales[1],
         )
@@ -136,9 +132,42 @@ def wrap_pdf(book: Book, review: Review | None, page_count: int, styles: Path, *
     return _fit(build, tuple(areas), styles, where="reviews.yaml" if review else "book.yaml", what="cover")
 
 
-def _front_area(left: float, trim_w: float, trim_h: float) -> _Area:
-    # The front text runs in two groups: the title group from the top, the author group up from the bottom.
-    return _Area("front-start", "front-end", SAFE, trim_h - SAFE, left + SAFE, left + trim_w - SAFE)
+def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float]:
+    """Every length of the design, inches from the top left of the trim."""
+    trim_w, trim_h = book.print.size
+    spine_len = trim_h - 1.0
+    return {
+        "trim_w": trim_w,
+        "trim_h": trim_h,
+        "spine": spine,
+        "bleed": BLEED,
+        "safe": SAFE,
+        "page_w": 2 * trim_w + spine,
+        # Front: a double accent frame, the text inside it.
+        "front_left": front_left,
+        "frame": 0.375,
+        "front_top": 0.75,
+        "front_bottom": 0.7,
+        "front_side": 0.6,
+        # Back: text block above the barcode area; publisher to its left.
+        "back_top": 0.75,
+        "back_side": 0.6,
+        "back_bottom": trim_h - SAFE - BARCODE[1] - 0.3,
+        "publisher_bottom": SAFE + 0.1,
+        "publisher_w": trim_w - 0.6 - SAFE - BARCODE[0] - 0.2,
+        "barcode_w": BARCODE[0],
+        "barcode_h": BARCODE[1],
+        # Spine: a horizontal line box rotated 90 degrees about its centre (relative to the spine panel).
+        "spine_box_len": spine_len,
+        "spine_box_left": spine / 2 - spine_len / 2,
+        "spine_box_top": trim_h / 2 - spine / 2,
+    }
+
+
+def _front_area(geo: dict[str, float]) -> _Area:
+    left = geo["front_left"]
+    return _Area("front-start", "front-end", geo["front_top"], geo["trim_h"] - geo["front_bottom"],
+                 left + geo["front_side"], left + geo["trim_w"] - geo["front_side"])
 
 
 def _common(book: Book, edition_note: str) -> dict[str, Any]:

@@ -20,7 +20,13 @@ BLEED_IN = 0.125
 OUTSIDE_IN = 0.6
 TOP_IN = 0.7
 BOTTOM_IN = 0.75
-GUTTER_TABLE: tuple[tuple[int, float], ...] = ((150, 0.375), (300, 0.5), (500, 0.625), (700, 0.75), (828, 0.875))
+GUTTER_TABLE: tuple[tuple[int, float], ...] = (
+    (150, 0.375),
+    (300, 0.5),
+    (500, 0.625),
+    (700, 0.75),
+    (828, 0.875),
+)
 """(up to this many pages, minimum inside margin in inches): the print-on-demand services' table."""
 GUTTER_EXTRA_IN = 0.3
 """Added to the minimum so that text sits comfortably clear of the binding."""
@@ -55,11 +61,20 @@ def page_css(settings: PrintSettings, inside: float, marks: bool = False) -> str
 """
 
 
-def layout(html: str, settings: PrintSettings, styles: Path, source: Path, *, marks: bool = False,
-           variant: str | None = None) -> PrintLayout:
+def layout(
+    html: str,
+    settings: PrintSettings,
+    styles: Path,
+    source: Path,
+    *,
+    marks: bool = False,
+    variant: str | None = None,
+) -> PrintLayout:
     """Lay out and write the interior; re-lay out once if the page count changes the gutter."""
     fetcher = RestrictedFetcher(styles, source)
-    stylesheets = [CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")]
+    stylesheets = [
+        CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")
+    ]
     document_html = HTML(string=html, base_url=str(source) + "/", url_fetcher=fetcher)
     inside = inside_margin(100)
     doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher)

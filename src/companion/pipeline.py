@@ -19,6 +19,7 @@ from .validate import Validated, validate
 from .write import write_atomic
 
 FORMATS = ("epub", "kepub", "pdf", "cover")
+FULL_EDITION = Edition()
 Progress = Callable[[str], None]
 
 
@@ -65,7 +66,7 @@ def modified_time(validated: Validated) -> dt.datetime:
 def build(
     project: Project,
     formats: tuple[str, ...] = FORMATS,
-    edition: Edition = Edition(),
+    edition: Edition = FULL_EDITION,
     *,
     marks: bool = False,
     variant: str | None = None,
@@ -93,8 +94,12 @@ def build(
         front = cover.front_jpeg(book, project.styles, edition_note=edition.note)
     if "cover" in formats and layout is not None and front is not None:
         review = validated.companion.reviews[0] if validated.companion.reviews else None
-        outputs.append(Output(f"{slug}-cover.pdf",
-                              cover.wrap_pdf(book, review, page_count, project.styles, edition_note=edition.note)))
+        outputs.append(
+            Output(
+                f"{slug}-cover.pdf",
+                cover.wrap_pdf(book, review, page_count, project.styles, edition_note=edition.note),
+            )
+        )
         outputs.append(Output(f"{slug}-cover.jpg", front))
     if {"epub", "kepub"} & set(formats) and front is not None:
         progress("render EPUB")

@@ -93,28 +93,55 @@ def plan(companion: Companion, edition: Edition) -> tuple[Section, ...]:
 
     sections = [
         Section("cover", "cover", "Cover", "frontmatter", "cover", targets=("epub",), in_toc=False),
-        Section("halftitle", "halftitle", companion.book.title, "frontmatter", "halftitlepage",
-                targets=("print",), in_toc=False),
+        Section(
+            "halftitle",
+            "halftitle",
+            companion.book.title,
+            "frontmatter",
+            "halftitlepage",
+            targets=("print",),
+            in_toc=False,
+        ),
         Section("titlepage", "titlepage", "Title Page", "frontmatter", "titlepage", in_toc=False),
         Section("copyright", "copyright", "Copyright", "frontmatter", "copyright-page", in_toc=False),
-        Section("contents", "contents", "Contents", "frontmatter", "toc", "doc-toc", targets=("print",),
-                in_toc=False),
+        Section(
+            "contents",
+            "contents",
+            "Contents",
+            "frontmatter",
+            "toc",
+            "doc-toc",
+            targets=("print",),
+            in_toc=False,
+        ),
         Section("about", "about", "About the Novel", "bodymatter", "chapter", "doc-chapter"),
     ]
     for chapter in companion.chapters:
         if edition.spoilers or not chapter.spoilers:
-            sections.append(Section(chapter.id, "chapter", chapter.title, "bodymatter", "chapter", "doc-chapter",
-                                    chapter=chapter))
+            sections.append(
+                Section(
+                    chapter.id,
+                    "chapter",
+                    chapter.title,
+                    "bodymatter",
+                    "chapter",
+                    "doc-chapter",
+                    chapter=chapter,
+                )
+            )
     for attr, title, kind in _LISTS:
         items = keep(getattr(companion, attr))
         if items:
             sections.append(Section(attr, kind, title, "bodymatter", "chapter", "doc-chapter", items=items))
     if companion.about.closing:
-        sections.append(Section("closing", "closing", "In Closing", "bodymatter", "conclusion", "doc-conclusion"))
+        sections.append(
+            Section("closing", "closing", "In Closing", "bodymatter", "conclusion", "doc-conclusion")
+        )
     terms = keep(companion.glossary)
     if terms:
-        sections.append(Section("glossary", "glossary", "Glossary", "backmatter", "glossary", "doc-glossary",
-                                items=terms))
+        sections.append(
+            Section("glossary", "glossary", "Glossary", "backmatter", "glossary", "doc-glossary", items=terms)
+        )
     return tuple(sections)
 
 
@@ -135,21 +162,26 @@ def link_targets(sections: tuple[Section, ...], target: Target) -> dict[str, str
     return links
 
 
-def render(validated: Validated, edition: Edition, target: Target, images: Mapping[str, str],
-           stylesheets: tuple[str, ...] = ()) -> RenderedBook:
+def render(
+    validated: Validated,
+    edition: Edition,
+    target: Target,
+    images: Mapping[str, str],
+    stylesheets: tuple[str, ...] = (),
+) -> RenderedBook:
     """Every section of the book as markup for `target`."""
     companion = validated.companion
     sections = tuple(s for s in plan(companion, edition) if target in s.targets)
     links = link_targets(sections, target)
-    toc = [
-        {"href": links[s.id], "title": s.title, "matter": s.matter} for s in sections if s.in_toc
-    ]
+    toc = [{"href": links[s.id], "title": s.title, "matter": s.matter} for s in sections if s.in_toc]
     about = companion.about
     if not edition.spoilers:
-        about = about.model_copy(update={
-            "setting": about.setting if not about.setting.spoilers else None,
-            "synopsis": about.synopsis if about.synopsis and not about.synopsis.spoilers else None,
-        })
+        about = about.model_copy(
+            update={
+                "setting": about.setting if not about.setting.spoilers else None,
+                "synopsis": about.synopsis if about.synopsis and not about.synopsis.spoilers else None,
+            }
+        )
     common = {
         "book": companion.book,
         "about": about,
@@ -163,8 +195,12 @@ def render(validated: Validated, edition: Edition, target: Target, images: Mappi
         "cover_image": images.get("@cover", ""),
     }
     documents = tuple(
-        Document(s, environment().get_template(f"{s.kind}.html").render(
-            section=s, items=s.items, chapter=s.chapter, **common))
+        Document(
+            s,
+            environment()
+            .get_template(f"{s.kind}.html")
+            .render(section=s, items=s.items, chapter=s.chapter, **common),
+        )
         for s in sections
     )
     return RenderedBook(validated, edition, target, sections, documents, links)
@@ -209,9 +245,13 @@ def print_document(rendered: RenderedBook) -> str:
     """The whole print interior as one HTML document."""
     book = rendered.validated.companion.book
     modified = book.modified or book.published
-    return environment().get_template("print.html").render(
-        book=book,
-        documents=rendered.documents,
-        created=f"{book.published.isoformat()}T00:00:00Z",
-        modified=f"{modified.isoformat()}T00:00:00Z",
+    return (
+        environment()
+        .get_template("print.html")
+        .render(
+            book=book,
+            documents=rendered.documents,
+            created=f"{book.published.isoformat()}T00:00:00Z",
+            modified=f"{modified.isoformat()}T00:00:00Z",
+        )
     )

@@ -1,0 +1,143 @@
+"""Rendering: typography, escaping, cross-references, footnotes, and golden XHTML/OPF files.
+
+Regenerate the golden files with `pytest --update-golden` and review the diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from companion import epub, markdown
+from companion.load import load
+from companion.render import Edition, environment, plan, print_document, render
+from companion.validate import Validated, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def validated() -> Validated:
+    return validate(load(ROOT / "source"))
+
+
+@pytest.fixture(scope="module")
+def epub_bytes(validated: Validated) -> bytes:
+    images = {"@cover": "cover/cover.jpg"}
+    rendered = render(validated, Edition(), "epub", images, stylesheets=epub.STYLESHEETS)
+    resources = [
+        epub.Resource("cover/cover.jpg", "image/jpeg", b"\xff\xd8 not a real jpeg", ("cover-image",)),
+        *epub.styles_resources(ROOT / "styles"),
+    ]
+    return epub.package(rendered, resources, modified=dt.datetime(2026, 11, 23))
+
+
+def test_typography() -> None:
+    html = markdown.to_html(
+        '"Hello," she said -- it\'s Miss Emily... p. 12', target="epub", prefix="x", links={}, images={}
+    ).html
+    assert "“Hello,”" in html
+    assert "it’s" in html
+    assert "…" in html
+    assert "–" in html
+    assert "Miss\u00a0Emily" in html
+    assert "p.\u00a012" in html
+
+
+def test_autoescape_everywhere() -> None:
+    env = environment()
+    assert env.autoescape is True
+    out = env.from_string("{{ x }} {{ x | inline }}").render(x="<b>&</b>")
+    assert "<b>" not in out
+    assert "&amp;" in out
+
+
+def test_raw_html_is_escaped_by_the_renderer() -> None:
+    html = markdown.to_html(
+        "a <script>alert(1)</script> b", target="print", prefix="x", links={}, images={}
+    ).html
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_cross_references_differ_by_target() -> None:
+    text = "See [Tommy](#tommy)."
+    assert (
+        'href="characters.xhtml#tommy"'
+        in markdown.to_html(
+            text, target="epub", prefix="x", links={"tommy": "characters.xhtml#tommy"}, images={}
+        ).html
+    )
+    assert (
+        'href="#tommy"'
+        in markdown.to_html(text, target="print", prefix="x", links={"tommy": "#tommy"}, images={}).html
+    )
+
+
+def test_footnotes_are_popup_notes_in_epub_and_page_notes_in_print() -> None:
+    text = "Text.[^1]\n\n[^1]: The note.\n"
+    fragment = markdown.to_html(text, target="epub", prefix="ch", links={}, images={})
+    assert 'epub:type="noteref"' in fragment.html and 'href="#ch-fn-1"' in fragment.html
+    assert 'epub:type="footnote"' in fragment.notes[0] and 'id="ch-fn-1"' in fragment.notes[0]
+    assert 'href="#ch-ref-1"' in fragment.notes[0]
+    printed = markdown.to_html(text, target="print", prefix="ch", links={}, images={})
+    assert '<span class="footnote">The note.</span>' in printed.html
+    assert printed.notes == ()
+
+
+def test_plan_orders_sections_and_spoiler_free_edition_drops_spoilers(validated: Validated) -> None:
+    full = plan(validated.companion, Edition())
+    ids = [s.id for s in full]
+    assert ids.index("titlepage") < ids.index("about") < ids.index("how-to-use") < ids.index("glossary")
+    safe = plan(validated.companion, Edition(spoilers=False))
+    safe_ids = {s.id for s in safe}
+    assert "part-one" not in safe_ids and "how-to-use" in safe_ids
+    for section in safe:
+        assert not any(getattr(item, "spoilers", False) for item in section.items)
+
+
+def test_print_document_is_one_html_with_metadata(validated: Validated) -> None:
+    html = print_document(render(validated, Edition(), "print", {}))
+    assert html.count('<section id="about"') == 1
+    assert '<html lang="en-GB">' in html
+    assert '<meta name="author" content="Hailsham Reading Circle" />' in html
+    assert "<title>Never Let Me Go: A Reader’s Companion</title>" in html
+
+
+def test_every_epub_document_is_well_formed_xhtml(epub_bytes: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(epub_bytes)) as archive:
+        assert archive.namelist()[0] == "mimetype"
+        assert archive.getinfo("mimetype").compress_type == zipfile.ZIP_STORED
+        for name in archive.namelist():
+            if name.endswith((".xhtml", ".opf", ".ncx")):
+                root = etree.fromstring(archive.read(name))
+                if name.endswith(".xhtml"):
+                    assert root.get("lang") == "en-GB", name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "EPUB/content.opf",
+        "EPUB/toc.ncx",
+        "EPUB/nav.xhtml",
+        "EPUB/characters.xhtml",
+        "EPUB/how-to-use.xhtml",
+        "EPUB/titlepage.xhtml",
+    ],
+)
+def test_golden(epub_bytes: bytes, name: str, update_golden: bool) -> None:
+    with zipfile.ZipFile(io.BytesIO(epub_bytes)) as archive:
+        text = archive.read(name).decode("utf-8")
+    golden = GOLDEN / name.replace("/", "__")
+    if update_golden or not golden.exists():
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"{name} changed; review and run pytest --update-golden"
+    )
