@@ -146,3 +146,33 @@ def test_kepub_is_the_epub_with_kobo_spans(built: Path) -> None:
     with zipfile.ZipFile(built / f"{SLUG}.kepub.epub") as archive:
         chapter = archive.read("EPUB/how-to-use.xhtml").decode()
     assert 'class="koboSpan"' in chapter and 'id="book-inner"' in chapter
+
+
+def test_epub_page_breaks_match_print_pages(built: Path) -> None:
+    """Every doc-pagebreak marker sits before text that really is on that page of the print PDF."""
+    reader = PdfReader(built / f"{SLUG}.pdf")
+    texts = [normal(page.extract_text()) for page in reader.pages]
+    body_start = next(i for i, t in enumerate(texts) if t.startswith(normal("About the Novel")))
+    ns = {"x": "http://www.w3.org/1999/xhtml", "epub": "http://www.idpf.org/2007/ops"}
+    checked = 0
+    with zipfile.ZipFile(built / f"{SLUG}.epub") as archive:
+        nav = etree.fromstring(archive.read("EPUB/nav.xhtml"))
+        listed = nav.xpath("//x:nav[@epub:type='page-list']//x:a/text()", namespaces=ns)
+        for name in archive.namelist():
+            if not name.endswith(".xhtml"):
+                continue
+            root = etree.fromstring(archive.read(name))
+            for marker in root.xpath("//x:span[@epub:type='pagebreak']", namespaces=ns):
+                label = marker.get("aria-label")
+                assert marker.get("role") == "doc-pagebreak"
+                assert label in listed
+                following = marker.getnext()
+                element = following if following is not None else marker.getparent()
+                snippet = normal("".join(element.itertext()))[:25]
+                if not label.isdigit() or not snippet:
+                    continue
+                page = texts[body_start + int(label) - 1]
+                assert snippet in page, (name, label, snippet)
+                checked += 1
+    assert checked >= 20
+    assert listed == sorted(listed, key=lambda x: (x.isdigit(), int(x) if x.isdigit() else 0))

@@ -120,3 +120,9 @@ def check(source: Path) -> None:
     for warning in validated.warnings:
         click.echo(warning.format(), err=True)
     click.echo(f"{source}: ok")
+
+
+from .commands_dist import send, serve  # noqa: E402
+
+main.add_command(send)
+main.add_command(serve)

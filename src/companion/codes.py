@@ -49,4 +49,15 @@ CODES: dict[str, Code] = {
     "P013": Code("error", "PDF metadata missing"),
     "P014": Code("warning", "image resolution below 300 dpi"),
     "P015": Code("error", "file is not a PDF or EPUB"),
+    # Distribution
+    "D001": Code("error", "file to send is missing", "build it first with `companion build`"),
+    "D002": Code("error", "file is too large to send", "Send to Kindle accepts files up to 50 MB"),
+    "D003": Code("error", "file type cannot be sent", "send the .epub, .kepub.epub or .pdf"),
+    "D004": Code("error", "cannot reach the mail server", "check --smtp HOST:PORT (or COMPANION_SMTP)"),
+    "D005": Code("error", "mail server login failed",
+                 "set COMPANION_SMTP_PASSWORD or add `machine HOST login USER password ...` to ~/.netrc"),
+    "D006": Code("error", "mail server refused the message"),
+    "D007": Code("error", "secure connection to the mail server failed"),
+    "D010": Code("error", "folder to serve is missing", "build the outputs first with `companion build`"),
+    "D011": Code("error", "cannot listen on the address", "pick another --port, or --port 0 for a free one"),
 }

@@ -46,14 +46,21 @@ _TOLERANCE = 0.5 / _PX
 
 @dataclass(frozen=True)
 class _Area:
-    """Where a panel's text may go (inches from the trim's top left) and the markers that bound it."""
+    """Where a panel's text may go (inches from the trim's top left), and how to check it.
 
-    start: str
-    end: str
+    `markers` are ids of zero-size elements in document order, each with the least distance (inches)
+    it must lie below the one before: the first and last bound the text, the others separate groups
+    of text that must not meet.
+    """
+
+    name: str
+    markers: tuple[tuple[str, float], ...]
     top: float
     bottom: float
-    left: float = float("-inf")
-    right: float = float("inf")
+    left: float
+    right: float
+    source: str = "book.yaml"
+    """The file whose text would have to be shortened."""
 
 
 def spine_width(page_count: int, paper: str) -> float:
@@ -67,7 +74,9 @@ def spine_width(page_count: int, paper: str) -> float:
 
 def has_spine_text(page_count: int, paper: str) -> bool:
     """Spine text only from 79 pages, and only on a spine at least 0.25 in wide."""
-    return page_count >= SPINE_TEXT_MIN_PAGES and spine_width(page_count, paper) >= SPINE_TEXT_MIN_WIDTH - 1e-9
+    return (
+        page_count >= SPINE_TEXT_MIN_PAGES and spine_width(page_count, paper) >= SPINE_TEXT_MIN_WIDTH - 1e-9
+    )
 
 
 def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
@@ -79,11 +88,13 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
     areas = (_front_area(geo),)
 
     def build(scales: tuple[float, ...]) -> str:
-        return environment().get_template("cover_front.html").render(
-            **_common(book, edition_note), geo=geo, front_scale=scales[0]
+        return (
+            environment()
+            .get_template("cover_front.html")
+            .render(**_common(book, edition_note), geo=geo, front_scale=scales[0])
         )
 
-    pdf = _fit(build, areas, styles, where="book.yaml", what="front cover")
+    pdf = _fit(build, areas, styles)
     document = pdfium.PdfDocument(pdf)
     try:
         page = document[0]
@@ -101,35 +112,57 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
     return out.getvalue()
 
 
-def wrap_pdf(book: Book, review: Review | None, page_count: int, styles: Path, *, edition_note: str = "") -> bytes:
+def wrap_pdf(
+    book: Book, review: Review | None, page_count: int, styles: Path, *, edition_note: str = ""
+) -> bytes:
     """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set."""
     spine = spine_width(page_count, book.print.paper)
     spine_text = has_spine_text(page_count, book.print.paper)
     geo = _geometry(book, spine, front_left=book.print.size[0] + spine)
     areas = [
         _front_area(geo),
-        _Area("back-start", "back-end", geo["back_top"], geo["back_bottom"], geo["back_side"],
-              geo["trim_w"] - geo["back_side"]),
+        _Area(
+            "back",
+            (("back-start", 0.0), ("back-end", 0.0)),
+            geo["back_top"],
+            geo["back_bottom"],
+            geo["back_side"],
+            geo["trim_w"] - geo["back_side"],
+            "reviews.yaml" if review else "book.yaml",
+        ),
     ]
     if spine_text:
         # The rotated line runs top to bottom inside the spine, at least 0.5 in from top and bottom.
-        areas.append(_Area("spine-start", "spine-end", 0.5, geo["trim_h"] - 0.5, geo["trim_w"], geo["trim_w"] + spine))
+        areas.append(
+            _Area(
+                "spine",
+                (("spine-start", 0.0), ("spine-end", 0.0)),
+                0.5,
+                geo["trim_h"] - 0.5,
+                geo["trim_w"],
+                geo["trim_w"] + spine,
+            )
+        )
     # The spine type fills about 60% of the spine's width less SPINE_MARGIN each side; at most 13 pt.
     spine_font = min(13.0, (spine - 2 * SPINE_MARGIN) * 72 * 0.62)
 
     def build(scales: tuple[float, ...]) -> str:
-        return environment().get_template("cover_wrap.html").render(
-            **_common(book, edition_note),
-            geo=geo,
-            spine_text=spine_text,
-            spine_font=spine_font * (scales[2] if spine_text else 1.0),
-            review=review,
-            review_html=_paragraphs(review.text) if review else (),
-            front_scale=scales[0],
-            back_scale=scales[1],
+        return (
+            environment()
+            .get_template("cover_wrap.html")
+            .render(
+                **_common(book, edition_note),
+                geo=geo,
+                spine_text=spine_text,
+                spine_font=spine_font * (scales[2] if spine_text else 1.0),
+                review=review,
+                review_html=_paragraphs(review.text) if review else (),
+                front_scale=scales[0],
+                back_scale=scales[1],
+            )
         )
 
-    return _fit(build, tuple(areas), styles, where="reviews.yaml" if review else "book.yaml", what="cover")
+    return _fit(build, tuple(areas), styles)
 
 
 def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float]:
@@ -166,8 +199,14 @@ def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float
 
 def _front_area(geo: dict[str, float]) -> _Area:
     left = geo["front_left"]
-    return _Area("front-start", "front-end", geo["front_top"], geo["trim_h"] - geo["front_bottom"],
-                 left + geo["front_side"], left + geo["trim_w"] - geo["front_side"])
+    return _Area(
+        "front",
+        (("front-start", 0.0), ("front-head-end", 0.0), ("front-lower-start", 0.3), ("front-end", 0.0)),
+        geo["front_top"],
+        geo["trim_h"] - geo["front_bottom"],
+        left + geo["front_side"],
+        left + geo["trim_w"] - geo["front_side"],
+    )
 
 
 def _common(book: Book, edition_note: str) -> dict[str, Any]:
@@ -188,11 +227,16 @@ def _iso(day: dt.date) -> str:
 
 def _paragraphs(text: str) -> tuple[Markup, ...]:
     """Markdown paragraphs as inline HTML (escaped, with typography), one Markup per paragraph."""
-    return tuple(Markup(markdown.inline(part)) for part in re.split(r"\n[ \t]*\n", text.strip()) if part.strip())
+    return tuple(
+        Markup(markdown.inline(part)) for part in re.split(r"\n[ \t]*\n", text.strip()) if part.strip()
+    )
 
 
-def _fit(build: Callable[[tuple[float, ...]], str], areas: tuple[_Area, ...], styles: Path, *, where: str,
-         what: str) -> bytes:
+def _fit(
+    build: Callable[[tuple[float, ...]], str],
+    areas: tuple[_Area, ...],
+    styles: Path,
+) -> bytes:
     """Lay out `build(scales)` with smaller text in each area that overflows; the PDF bytes."""
     from weasyprint import CSS, HTML
 
@@ -208,26 +252,34 @@ def _fit(build: Callable[[tuple[float, ...]], str], areas: tuple[_Area, ...], st
             return document.write_pdf(pdf_tags=True)
         for i in overflowing:
             if steps[i] + 1 >= len(SCALES):
-                raise CompanionError([diagnostic(
-                    where, "C014",
-                    f"the {what} text does not fit its panel ({areas[i].start.split('-')[0]}), even set small",
-                    "shorten the title, description or review",
-                )])
+                raise CompanionError(
+                    [
+                        diagnostic(
+                            areas[i].source,
+                            "C014",
+                            f"the cover text does not fit the {areas[i].name} panel, even set small",
+                            "shorten the title, description or review",
+                        )
+                    ]
+                )
             steps[i] += 1
 
 
 def _fits(document: Any, area: _Area) -> bool:
-    """True when the document is one page and the area's markers lie inside the area."""
+    """True when the document is one page and the area's markers lie inside it, in order."""
     if len(document.pages) != 1:
         return False
     anchors = document.pages[0].anchors
-    if area.start not in anchors or area.end not in anchors:
+    if any(marker not in anchors for marker, _ in area.markers):
         return False
-    xs = [anchors[m][0] / _PX for m in (area.start, area.end)] + [anchors[m][2] / _PX for m in (area.start, area.end)]
-    ys = [anchors[m][1] / _PX for m in (area.start, area.end)] + [anchors[m][3] / _PX for m in (area.start, area.end)]
-    return (
-        min(ys) >= area.top - _TOLERANCE
-        and max(ys) <= area.bottom + _TOLERANCE
-        and min(xs) >= area.left - _TOLERANCE
-        and max(xs) <= area.right + _TOLERANCE
-    )
+    previous = float("-inf")
+    for marker, gap in area.markers:
+        x1, y1, x2, y2 = (value / _PX for value in anchors[marker])
+        if min(y1, y2) < previous + gap - _TOLERANCE:
+            return False
+        if min(y1, y2) < area.top - _TOLERANCE or max(y1, y2) > area.bottom + _TOLERANCE:
+            return False
+        if min(x1, x2) < area.left - _TOLERANCE or max(x1, x2) > area.right + _TOLERANCE:
+            return False
+        previous = max(y1, y2)
+    return True

@@ -157,7 +157,7 @@ def _metadata(
     )
     if has_page_list:
         source = f"{markdown.plain(book.full_title)}, print edition ({book.print.trim} in)"
-        ebook.add_metadata(None, "meta", source, {"property": "a11y:pageBreakSource"})
+        ebook.add_metadata(None, "meta", source, {"property": "pageBreakSource"})
 
 
 def _summary(has_page_list: bool) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import cover, epub, kepub, pdf
 from .errors import Diagnostic
 from .load import load
+from .pagemap import page_map
 from .render import Edition, print_document, render
 from .validate import Validated, validate
 from .write import write_atomic
@@ -79,10 +80,12 @@ def build(
     outputs: list[Output] = []
     page_count = 0
     layout = None
-    if {"pdf", "cover"} & set(formats):
+    printed = None
+    if {"pdf", "cover", "epub", "kepub"} & set(formats):
         progress("render print")
         print_images = {a.src: a.path.as_uri() for a in validated.assets}
-        html = print_document(render(validated, edition, "print", print_images))
+        printed = render(validated, edition, "print", print_images)
+        html = print_document(printed)
         progress("lay out PDF")
         layout = pdf.layout(html, book.print, project.styles, project.source, marks=marks, variant=variant)
         page_count = layout.page_count
@@ -101,17 +104,20 @@ def build(
             )
         )
         outputs.append(Output(f"{slug}-cover.jpg", front))
-    if {"epub", "kepub"} & set(formats) and front is not None:
+    if {"epub", "kepub"} & set(formats) and front is not None and printed is not None and layout is not None:
         progress("render EPUB")
+        pages = page_map(printed, layout)
         images = {a.src: a.src for a in validated.assets} | {"@cover": "cover/cover.jpg"}
-        rendered = render(validated, edition, "epub", images, stylesheets=epub.STYLESHEETS)
+        rendered = render(
+            validated, edition, "epub", images, stylesheets=epub.STYLESHEETS, page_breaks=pages.breaks
+        )
         resources = [
             epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
             *epub.styles_resources(project.styles),
             *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
         ]
         progress("package EPUB")
-        data = epub.package(rendered, resources, modified=modified_time(validated))
+        data = epub.package(rendered, resources, modified=modified_time(validated), page_list=pages.page_list)
         if "epub" in formats:
             outputs.append(Output(f"{slug}.epub", data))
         if "kepub" in formats:

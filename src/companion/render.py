@@ -7,6 +7,7 @@ markup for one target. Both outputs use the same templates; only `target` differ
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -168,6 +169,7 @@ def render(
     target: Target,
     images: Mapping[str, str],
     stylesheets: tuple[str, ...] = (),
+    page_breaks: Mapping[str, str] | None = None,
 ) -> RenderedBook:
     """Every section of the book as markup for `target`."""
     companion = validated.companion
@@ -197,13 +199,66 @@ def render(
     documents = tuple(
         Document(
             s,
-            environment()
-            .get_template(f"{s.kind}.html")
-            .render(section=s, items=s.items, chapter=s.chapter, **common),
+            number_blocks(
+                environment()
+                .get_template(f"{s.kind}.html")
+                .render(section=s, items=s.items, chapter=s.chapter, **common),
+                s.id,
+                page_breaks,
+            ),
         )
         for s in sections
     )
     return RenderedBook(validated, edition, target, sections, documents, links)
+
+
+_BLOCK = re.compile(r"<(p|li|h[1-6]|dt|dd|blockquote|figure|pre)(\s[^>]*)?>")
+_ID = re.compile(r'\sid="([^"]+)"')
+_ASIDE = re.compile(r"(<aside\b.*?</aside>)", re.DOTALL)
+
+
+def number_blocks(html: str, section_id: str, page_breaks: Mapping[str, str] | None = None) -> str:
+    """Give every block element outside footnote asides a stable id (`<section>-b<n>`), the same in
+    the EPUB and the print document, so that print pages can be located in the EPUB; and put a
+    `doc-pagebreak` marker before each element where a print page begins (`page_breaks`: id -> label)."""
+    breaks = page_breaks or {}
+    counter = 0
+
+    def tag(match: re.Match[str]) -> str:
+        nonlocal counter
+        attrs = match.group(2) or ""
+        found = _ID.search(attrs)
+        if found:
+            ident = found.group(1)
+            opening = match.group(0)
+        else:
+            counter += 1
+            ident = f"{section_id}-b{counter}"
+            opening = f'<{match.group(1)} id="{ident}"{attrs}>'
+        label = breaks.get(ident)
+        if label is None:
+            return opening
+        marker = (
+            f'<span id="page-{label}" class="pagebreak" epub:type="pagebreak" role="doc-pagebreak" '
+            f'aria-label="{label}"></span>'
+        )
+        return marker + opening if match.group(1) not in {"li", "dt", "dd"} else opening + marker
+
+    parts = _ASIDE.split(html)
+    return "".join(part if part.startswith("<aside") else _BLOCK.sub(tag, part) for part in parts)
+
+
+def block_ids(html: str) -> list[str]:
+    """The ids of the block elements `number_blocks` can mark, in document order."""
+    found = []
+    for part in _ASIDE.split(html):
+        if part.startswith("<aside"):
+            continue
+        for match in _BLOCK.finditer(part):
+            ident = _ID.search(match.group(2) or "")
+            if ident:
+                found.append(ident.group(1))
+    return found
 
 
 @pass_context

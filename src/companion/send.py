@@ -1,0 +1,254 @@
+"""`companion send`: e-mail a built book to a Send-to-Kindle style address over SMTP.
+
+The message is built with the standard `email` package, one attachment with the book's MIME type.
+Everything that can be checked locally (the file exists, its type, the 50 MB limit) is checked before
+any connection is made. The connection uses implicit TLS (`ssl=True`), STARTTLS when the server offers
+it (or when required), and logs in when a user is known; the password comes from the environment
+(COMPANION_SMTP_PASSWORD) or ~/.netrc, never from the command line, and is never sent over an
+unencrypted connection except to a loopback address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import netrc
+import os
+import smtplib
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from .errors import CompanionError, diagnostic
+
+MAX_BYTES = 50 * 1024 * 1024
+"""Send to Kindle's limit for one e-mailed document."""
+
+DEFAULT_SMTP = "localhost:25"
+MEDIA_TYPES = (
+    (".kepub.epub", "application/epub+zip"),
+    (".epub", "application/epub+zip"),
+    (".pdf", "application/pdf"),
+)
+PASSWORD_ENV = "COMPANION_SMTP_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What was sent, for the command's one-line report."""
+
+    file: Path
+    size: int
+    to: str
+    server: str
+    encrypted: bool
+    logged_in: bool
+
+
+def media_type(path: Path) -> str | None:
+    """The attachment's MIME type for a book file, or None for a file we do not send."""
+    name = path.name.lower()
+    return next((kind for suffix, kind in MEDIA_TYPES if name.endswith(suffix)), None)
+
+
+def parse_server(text: str, default_port: int = 25) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6]:port` -> (host, port); ValueError when malformed."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"expected HOST:PORT, got {text!r}")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not host or any(ch.isspace() for ch in host):
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"port must be a number from 1 to 65535, got {port_text!r}")
+    return host, int(port_text)
+
+
+def valid_address(address: str) -> bool:
+    """A plain addr-spec: something@somewhere, no spaces, brackets, separators or control characters."""
+    if any(ch.isspace() or ch in "<>,;\"\\()[]" or ord(ch) < 32 or ord(ch) == 127 for ch in address):
+        return False
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain)
+
+
+def build_message(path: Path, data: bytes, to: str, sender: str, subject: str | None = None) -> EmailMessage:
+    """The e-mail: a short text part and the book as an attachment with its MIME type and file name."""
+    kind = media_type(path) or "application/octet-stream"
+    maintype, subtype = kind.split("/", 1)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject if subject is not None else path.name
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(f"{path.name} is attached, sent by companion.\n")
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+    return message
+
+
+def check_file(path: Path) -> int:
+    """The file's size; CompanionError when it is missing, not a book, or over the limit."""
+    try:
+        size = path.stat().st_size if path.is_file() else -1
+    except OSError as exc:
+        raise CompanionError([diagnostic(path, "D001", f"cannot read {path}: {exc.strerror}")]) from None
+    if size < 0:
+        what = "is not a file" if path.exists() else "does not exist"
+        raise CompanionError([diagnostic(path, "D001", f"{path} {what}")])
+    if media_type(path) is None:
+        raise CompanionError([diagnostic(path, "D003", f"{path.name} is not an EPUB, kepub or PDF")])
+    if size > MAX_BYTES:
+        raise CompanionError(
+            [diagnostic(path, "D002", f"{path.name} is {size / 1024 / 1024:.1f} MB; the limit is 50 MB")]
+        )
+    return size
+
+
+def credentials(
+    host: str, user: str | None, env: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """(user, password) for the server, or None when no login is configured.
+
+    The user comes from `user` (the --user option or COMPANION_SMTP_USER), else from a ~/.netrc entry for
+    the host; the password from COMPANION_SMTP_PASSWORD, else from ~/.netrc (`machine HOST`).
+    """
+    env = os.environ if env is None else env
+    entry: tuple[str, str | None, str] | None = None
+    netrc_file = Path.home() / ".netrc"
+    if netrc_file.is_file():
+        try:  # netrc's own default lookup, with its check that the file is private to the user
+            entry = netrc.netrc().authenticators(host)
+        except (netrc.NetrcParseError, OSError) as exc:
+            raise CompanionError([diagnostic(netrc_file, "D005", f"cannot use {netrc_file}: {exc}")]) from None
+    password = env.get(PASSWORD_ENV)
+    if user is None:
+        if entry is None or not entry[0]:
+            return None
+        user = entry[0]
+    if password is None and entry is not None and entry[0] in ("", user):
+        password = entry[2]
+    if password is None:
+        raise CompanionError(
+            [
+                diagnostic(
+                    host,
+                    "D005",
+                    f"no password for {user} at {host}: set {PASSWORD_ENV} or add it to {netrc_file}",
+                )
+            ]
+        )
+    return user, password
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def send(
+    path: Path,
+    to: str,
+    sender: str,
+    server: str = DEFAULT_SMTP,
+    *,
+    user: str | None = None,
+    implicit_tls: bool = False,
+    starttls: bool | None = None,
+    subject: str | None = None,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> Sent:
+    """Send `path` to `to`; CompanionError (one diagnostic) for every problem, local or remote.
+
+    `starttls`: None uses STARTTLS when the server offers it, True requires it, False never uses it.
+    """
+    size = check_file(path)
+    host, port = parse_server(server, 465 if implicit_tls else 25)
+    where = f"{host}:{port}"
+    login = credentials(host, user, env)
+    message = build_message(path, path.read_bytes(), to, sender, subject)
+    context = tls_context or ssl.create_default_context()
+    client: smtplib.SMTP | None = None
+    encrypted = implicit_tls
+
+    def fail(code: str, text: str) -> CompanionError:
+        return CompanionError([diagnostic(where, code, text)])
+
+    try:
+        if implicit_tls:
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        client.ehlo_or_helo_if_needed()
+        if not implicit_tls and starttls is not False:
+            if client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+                encrypted = True
+            elif starttls:
+                raise fail("D007", f"the mail server at {where} does not offer STARTTLS")
+        if login is not None:
+            if not encrypted and not _is_loopback(host):
+                raise fail(
+                    "D007", f"refusing to send the password for {login[0]} unencrypted to {where}; use --ssl"
+                )
+            client.login(*login)
+        client.send_message(message, from_addr=sender, to_addrs=[to])
+    except CompanionError:
+        raise
+    except smtplib.SMTPAuthenticationError as exc:
+        raise fail("D005", f"{where} refused the login for {login[0] if login else '?'}: {_reply(exc)}") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise fail("D005", f"{where} does not support this: {exc}") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        reasons = "; ".join(f"{rcpt}: {_reply(err)}" for rcpt, err in exc.recipients.items())
+        raise fail("D006", f"{where} refused the recipient {reasons}") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise fail("D006", f"{where} refused the sender {exc.sender}: {_reply(exc)}") from None
+    except smtplib.SMTPDataError as exc:
+        raise fail("D006", f"{where} refused the message: {_reply(exc)}") from None
+    except smtplib.SMTPResponseException as exc:
+        raise fail("D006", f"{where} answered {_reply(exc)}") from None
+    except ssl.SSLError as exc:
+        raise fail("D007", f"TLS with {where} failed: {exc.reason or exc}") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        raise fail("D004", f"{where} closed the connection: {exc or 'no reason given'}") from None
+    except smtplib.SMTPException as exc:
+        raise fail("D006", f"{where}: {exc}") from None
+    except TimeoutError:
+        raise fail("D004", f"no answer from {where} within {timeout:g} s") from None
+    except socket.gaierror as exc:
+        raise fail("D004", f"cannot resolve {host}: {exc.strerror}") from None
+    except OSError as exc:
+        raise fail("D004", f"cannot connect to {where}: {exc.strerror or exc}") from None
+    finally:
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+    return Sent(path, size, to, where, encrypted, login is not None)
+
+
+def _reply(exc: smtplib.SMTPResponseException | tuple[int, bytes]) -> str:
+    code, text = (exc.smtp_code, exc.smtp_error) if isinstance(exc, smtplib.SMTPResponseException) else exc
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(str(text).split())}"
