@@ -96,7 +96,8 @@ def build(
         progress("cover")
         front = cover.front_jpeg(book, project.styles, edition_note=edition.note)
     if "cover" in formats and layout is not None and front is not None:
-        review = validated.companion.reviews[0] if validated.companion.reviews else None
+        safe = (r for r in validated.companion.reviews if edition.spoilers or not r.spoilers)
+        review = next(safe, None)
         outputs.append(
             Output(
                 f"{slug}-cover.pdf",
