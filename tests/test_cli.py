@@ -41,7 +41,7 @@ def test_build_epub_only(cli: Callable[..., Result], project: Path) -> None:
     out = project / "dist"
     result = cli("build", str(project / "source"), "--format", "epub", "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    assert [p.name for p in out.iterdir()] == ["never-let-me-go.epub"]
+    assert sorted(p.name for p in out.iterdir()) == ["catalog.xml", "never-let-me-go.epub"]
     assert zipfile.ZipFile(out / "never-let-me-go.epub").namelist()[0] == "mimetype"
 
 

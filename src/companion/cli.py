@@ -30,7 +30,8 @@ def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             for item in exc.diagnostics:
                 click.echo(item.format(), err=True)
             errors = sum(1 for d in exc.diagnostics if d.severity == "error")
-            click.echo(f"{errors} error{'s' if errors != 1 else ''}; nothing was written.", err=True)
+            if click.get_current_context().info_name in {"build", "check", "new"}:
+                click.echo(f"{errors} error{'s' if errors != 1 else ''}; nothing was written.", err=True)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
             raise
@@ -126,3 +127,12 @@ from .commands_dist import send, serve  # noqa: E402
 
 main.add_command(send)
 main.add_command(serve)
+
+from .commands_author import new, preview  # noqa: E402
+
+main.add_command(new)
+main.add_command(preview)
+
+from .commands_check import preflight  # noqa: E402
+
+main.add_command(preflight)

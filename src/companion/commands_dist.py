@@ -28,24 +28,68 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--to", "to", required=True, metavar="ADDRESS", callback=_address,
-              help="Recipient, e.g. your Send-to-Kindle address (name@kindle.com).")
-@click.option("--from", "sender", required=True, metavar="ADDRESS", envvar="COMPANION_FROM",
-              show_envvar=True, callback=_address,
-              help="Sender; must be an address the recipient accepts (Amazon's approved list).")
-@click.option("--smtp", "server", default=sending.DEFAULT_SMTP, show_default=True, metavar="HOST:PORT",
-              envvar="COMPANION_SMTP", show_envvar=True, callback=_server, help="The SMTP server.")
-@click.option("--user", metavar="NAME", envvar="COMPANION_SMTP_USER", show_envvar=True,
-              help="Log in as NAME; the password comes from COMPANION_SMTP_PASSWORD or ~/.netrc.")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="ADDRESS",
+    callback=_address,
+    help="Recipient, e.g. your Send-to-Kindle address (name@kindle.com).",
+)
+@click.option(
+    "--from",
+    "sender",
+    required=True,
+    metavar="ADDRESS",
+    envvar="COMPANION_FROM",
+    show_envvar=True,
+    callback=_address,
+    help="Sender; must be an address the recipient accepts (Amazon's approved list).",
+)
+@click.option(
+    "--smtp",
+    "server",
+    default=sending.DEFAULT_SMTP,
+    show_default=True,
+    metavar="HOST:PORT",
+    envvar="COMPANION_SMTP",
+    show_envvar=True,
+    callback=_server,
+    help="The SMTP server.",
+)
+@click.option(
+    "--user",
+    metavar="NAME",
+    envvar="COMPANION_SMTP_USER",
+    show_envvar=True,
+    help="Log in as NAME; the password comes from COMPANION_SMTP_PASSWORD or ~/.netrc.",
+)
 @click.option("--ssl", "implicit_tls", is_flag=True, help="Connect with implicit TLS (usually port 465).")
-@click.option("--starttls/--no-starttls", default=None,
-              help="Require STARTTLS, or never use it (default: use it when the server offers it).")
+@click.option(
+    "--starttls/--no-starttls",
+    default=None,
+    help="Require STARTTLS, or never use it (default: use it when the server offers it).",
+)
 @click.option("--subject", metavar="TEXT", help="Subject line (default: the file name).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="Seconds to wait for the server.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the server.",
+)
 @_handle_errors
-def send(file: Path, to: str, sender: str, server: str, user: str | None, implicit_tls: bool,
-         starttls: bool | None, subject: str | None, timeout: float) -> None:
+def send(
+    file: Path,
+    to: str,
+    sender: str,
+    server: str,
+    user: str | None,
+    implicit_tls: bool,
+    starttls: bool | None,
+    subject: str | None,
+    timeout: float,
+) -> None:
     """E-mail FILE (an .epub, .kepub.epub or .pdf up to 50 MB) as an attachment to ADDRESS.
 
     The password is never a command-line option: set COMPANION_SMTP_PASSWORD or add
@@ -53,18 +97,38 @@ def send(file: Path, to: str, sender: str, server: str, user: str | None, implic
     """
     if implicit_tls and starttls is not None:
         raise click.UsageError("--ssl already encrypts the connection; drop --starttls/--no-starttls")
-    sent = sending.send(file, to, sender, server, user=user, implicit_tls=implicit_tls, starttls=starttls,
-                        subject=subject, timeout=timeout)
+    sent = sending.send(
+        file,
+        to,
+        sender,
+        server,
+        user=user,
+        implicit_tls=implicit_tls,
+        starttls=starttls,
+        subject=subject,
+        timeout=timeout,
+    )
     how = ", encrypted" if sent.encrypted else ""
-    click.echo(f"sent {sent.file.name} ({sent.size / 1024 / 1024:.1f} MB) to {sent.to} via {sent.server}{how}")
+    click.echo(
+        f"sent {sent.file.name} ({sent.size / 1024 / 1024:.1f} MB) to {sent.to} via {sent.server}{how}"
+    )
 
 
 @click.command()
 @click.argument("folder", type=click.Path(path_type=Path), default=Path("dist"), metavar="[DIR]")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 makes the catalog visible on your network.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="Port to listen on; 0 picks a free one.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 makes the catalog visible on your network.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 @_handle_errors
 def serve(folder: Path, host: str, port: int, verbose: bool) -> None:

@@ -2,20 +2,29 @@
 
 Passed to every HTML() and CSS() object. Anything else (http, https, ftp, file outside the
 project, redirects) raises a fatal error, so a hostile reference stops the build instead of
-reaching the network or embedding a local file.
+reaching the network or embedding a local file. `refusals_as_errors()` turns that fatal error
+(a BaseException, which WeasyPrint lets through) into a CompanionError with a C021 diagnostic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from .errors import CompanionError, diagnostic
+
 
 class RefusedResource(FatalURLFetchingError):
     """A build asked for a resource outside the allowed folders."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"refused to load {url[:200]}")
+        self.url = url
 
 
 class RestrictedFetcher(URLFetcher):
@@ -32,4 +41,23 @@ class RestrictedFetcher(URLFetcher):
             path = Path(url2pathname(unquote(parts.path))).resolve()
             if any(path.is_relative_to(root) for root in self.roots) and path.is_file():
                 return URLFetcherResponse(url, path.read_bytes())
-        raise RefusedResource(f"refused to load {url[:200]}")
+        raise RefusedResource(url)
+
+
+@contextmanager
+def refusals_as_errors(where: str = "styles") -> Iterator[None]:
+    """Run WeasyPrint; a refused resource (or any fatal fetch error) becomes a C021 CompanionError."""
+    try:
+        yield
+    except FatalURLFetchingError as exc:
+        url = getattr(exc, "url", "") or (exc.args[0] if exc.args else "a resource")
+        raise CompanionError(
+            [
+                diagnostic(
+                    where,
+                    "C021",
+                    f"the layout asked for `{str(url)[:200]}`, which is outside the companion",
+                    "styles and content may use only files under source/ and styles/",
+                )
+            ]
+        ) from None

@@ -5,6 +5,7 @@ Every problem in every file is collected and raised together as one CompanionErr
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from pathlib import Path
@@ -33,13 +34,14 @@ SCHEMA: dict[str, tuple[str, Any, bool]] = {
 
 _ADAPTERS = {name: (TypeAdapter(kind), kind) for name, (_, kind, _) in SCHEMA.items()}
 _FRONT_MATTER = (TypeAdapter(m.FrontMatter), m.FrontMatter)
-_FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_FENCE = re.compile(r"^---[ \t\r]*$", re.MULTILINE)
 
 
 def load(source: Path) -> m.Companion:
     """Read and validate the typed content of `source`; raise CompanionError with every problem."""
     if not source.is_dir():
-        raise CompanionError([diagnostic(str(source), "C001", "source folder not found")])
+        what = "is a file, not a folder" if source.exists() else "not found"
+        raise CompanionError([diagnostic(str(source), "C001", f"source folder {what}")])
     problems: list[Diagnostic] = []
     places: dict[tuple[Any, ...], Location] = {}
     values: dict[str, Any] = {}
@@ -48,10 +50,15 @@ def load(source: Path) -> m.Companion:
         shown = _shown(source, path)
         if not path.is_file():
             if required:
-                problems.append(diagnostic(shown, "C002", f"{name} is missing from {source}"))
+                problems.append(diagnostic(shown, "C002", f"required file {name} is missing"))
             continue
         try:
             parsed = parse_yaml(read_text(path, shown), shown)
+            if parsed.data is None:
+                problems.append(
+                    diagnostic(Location(shown, 1), "C004", "file has only comments or blank lines")
+                )
+                continue
             values[attr] = _validate(_ADAPTERS[name], parsed, problems)
         except CompanionError as exc:
             problems.extend(exc.diagnostics)
@@ -67,7 +74,7 @@ def load(source: Path) -> m.Companion:
         if chapter is not None:
             chapters.append(chapter)
     if problems or "book" not in values or "about" not in values:
-        raise CompanionError(problems)
+        raise CompanionError(problems + _content_problems(source, values, chapters, places, problems))
     return m.Companion(
         root=str(source),
         chapters=tuple(chapters),
@@ -76,10 +83,35 @@ def load(source: Path) -> m.Companion:
     )
 
 
+def _content_problems(
+    source: Path,
+    values: dict[str, Any],
+    chapters: list[m.Chapter],
+    places: dict[tuple[Any, ...], Location],
+    problems: list[Diagnostic],
+) -> list[Diagnostic]:
+    """Markdown problems in the files that did load, so that one run reports everything."""
+    from .validate import content_problems  # validate imports this module
+
+    defines_ids = {"characters.yaml", "themes.yaml", "glossary.yaml"}
+    failed = {Path(d.where.path).name for d in problems}
+    ids_complete = not (failed & defines_ids) and not any(d.where.path.endswith(".md") for d in problems)
+    loaded = {attr: value for attr, value in values.items() if value is not None}
+    partial = m.Companion(
+        root=str(source),
+        book=loaded.pop("book", None),
+        about=loaded.pop("about", None),
+        chapters=tuple(chapters),
+        sources=m.SourceMap(MappingProxyType(places)),
+        **loaded,
+    )
+    return content_problems(partial, ids_complete=ids_complete)
+
+
 def _shown(source: Path, path: Path) -> str:
     """The path as the user would write it: relative to the working folder when possible."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -96,23 +128,95 @@ def _validate(schema: tuple[TypeAdapter[Any], Any], parsed: Parsed, problems: li
 def _diagnostics(exc: ValidationError, kind: Any, places: Places) -> list[Diagnostic]:
     out = []
     for error in exc.errors(include_url=False):
-        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        loc = tuple(
+            part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))
+        )
         error_type = error["type"]
         if error_type == "extra_forbidden":
             where = places.get(("key", *loc)) or _find(places, loc)
             name = str(loc[-1])
             known = _known_fields(kind, loc[:-1])
             close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else (f"known keys: {', '.join(known)}" if known else "")
+            hint = (
+                f"did you mean `{close[0]}`?"
+                if close
+                else (f"known keys: {', '.join(known)}" if known else "")
+            )
             out.append(Diagnostic(where, "C012", f"unknown key `{name}`", hint))
         elif error_type == "missing":
             where = _find(places, loc[:-1])
-            out.append(Diagnostic(where, "C013", f"required field `{loc[-1]}` is missing"))
+            out.append(
+                Diagnostic(
+                    where, "C013", f"required field `{_field(loc)}` is missing", f"add `{loc[-1]}: ...`"
+                )
+            )
         else:
-            where = _find(places, loc)
-            field = ".".join(str(part) for part in loc) or "file"
-            out.append(Diagnostic(where, "C014", f"{field}: {error['msg']}"))
+            message, hint = _explain(error, loc)
+            out.append(Diagnostic(_find(places, loc), "C014", message, hint))
     return out
+
+
+_PATTERNS = {
+    r"^[a-z][a-z0-9-]{0,63}$": "an id: lowercase letters, digits and -, starting with a letter (64 at most)",
+    r"^[a-z0-9][a-z0-9-]{0,63}$": "lowercase letters, digits and - (64 at most), such as `my-companion`",
+    r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$": "a language tag such as `en`, `en-GB` or `fr`",
+    r"^#[0-9a-fA-F]{6}$": "a colour written #rrggbb, such as `#1f2f3a`",
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """A field's dotted name without list indexes (the line already says which entry)."""
+    return ".".join(str(part) for part in loc if not isinstance(part, int))
+
+
+def _shown_value(value: Any) -> str:
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _explain(error: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
+    """A wrong value's message and hint, in the words of the YAML file rather than of pydantic."""
+    kind = error["type"]
+    value = error.get("input")
+    name = f"`{_field(loc)}`" if _field(loc) else "the file"
+    scalar = isinstance(value, str | int | float | bool | dt.date) and not isinstance(value, dict | list)
+    got = f" (found `{_shown_value(value)}`)" if scalar else ""
+    if kind in {"model_type", "dict_type"}:
+        found = (
+            "a list"
+            if isinstance(value, list)
+            else "nothing"
+            if value is None
+            else f"`{_shown_value(value)}`"
+        )
+        return f"{name} must be a set of `key: value` lines, not {found}", ""
+    if kind in {"tuple_type", "list_type"}:
+        found = (
+            "a mapping"
+            if isinstance(value, dict)
+            else "nothing"
+            if value is None
+            else f"`{_shown_value(value)}`"
+        )
+        return f"{name} must be a list of entries, each starting with `- `, not {found}", ""
+    if kind == "string_type":
+        hint = f'put the value in quotes: "{value}"' if scalar else ""
+        return f"{name} must be text{got}", hint
+    if kind == "string_too_short":
+        return f"{name} must not be empty", ""
+    if kind == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        return f"{name} is not valid{got}", f"write {_PATTERNS.get(pattern, f'text matching {pattern}')}"
+    if kind.startswith(("int_", "float_")):
+        return f"{name} must be a whole number{got}", ""
+    if kind.startswith(("date_", "datetime_")):
+        return f"{name} must be a date{got}", "write it as YYYY-MM-DD, such as 2024-01-31"
+    if kind.startswith("bool_"):
+        return f"{name} must be true or false{got}", ""
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{name} must be one of {expected}{got}", ""
+    return f"{name}: {error['msg']}{got}", ""
 
 
 def _find(places: Places, key: tuple[Any, ...]) -> Location:
@@ -148,8 +252,18 @@ def _flatten(annotation: Any) -> list[Any]:
 def _chapter(path: Path, shown: str, problems: list[Diagnostic]) -> m.Chapter | None:
     text = read_text(path, shown)
     fences = list(_FENCE.finditer(text))
-    if not text.startswith("---") or len(fences) < 2 or fences[0].start() != 0:
+    if not fences or fences[0].start() != 0:
         problems.append(diagnostic(Location(shown, 1, 1), "C015", "chapter has no front matter"))
+        return None
+    if len(fences) < 2:
+        problems.append(
+            diagnostic(
+                Location(shown, 1, 1),
+                "C015",
+                "front matter is not closed",
+                "end the front matter with a line holding only ---",
+            )
+        )
         return None
     header = text[fences[0].end() + 1 : fences[1].start()]
     body = text[fences[1].end() + 1 :]
@@ -159,13 +273,15 @@ def _chapter(path: Path, shown: str, problems: list[Diagnostic]) -> m.Chapter | 
         return None
     parsed = parse_yaml(header, shown, first_line=2)
     if not isinstance(parsed.data, dict):
-        problems.append(diagnostic(Location(shown, 2, 1), "C015", "front matter must be a mapping of keys"))
+        problems.append(diagnostic(Location(shown, 2, 1), "C015", "front matter must be `key: value` lines"))
         return None
     front = _validate(_FRONT_MATTER, parsed, problems)
     if front is None:
         return None
     if not body.strip():
-        problems.append(diagnostic(Location(shown, body_line), "C004", "chapter has no text after its front matter"))
+        problems.append(
+            diagnostic(Location(shown, body_line), "C004", "chapter has no text after its front matter")
+        )
         return None
     stem = re.sub(r"^[0-9]+[-_ .]*", "", path.stem).lower()
     ident = front.id or re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "chapter"

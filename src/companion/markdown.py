@@ -35,6 +35,8 @@ class Reference:
     target: str
     line: int
     alt: str = ""
+    needle: str = ""
+    """The text as written in the source, to find its exact line and column."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ def _nbsp(state: Any) -> None:
 def parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"typographer": True, "html": True, "xhtmlOut": True, "linkify": False})
     md.enable(["replacements", "smartquotes"])
+    # Parse every link and image, whatever its scheme (markdown-it would leave `javascript:` and
+    # `file:` links as plain text): validate then refuses each at its line, and the renderer never
+    # writes an address that is not a #cross-reference or mailto:.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin, inline=False)
     md.core.ruler.push("nbsp", _nbsp)
     md.add_render_rule("html_block", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
@@ -113,23 +119,40 @@ def inspect(text: str) -> tuple[Reference, ...]:
         if token.map:
             line = token.map[0]
         if token.type == "html_block":
-            found.append(Reference("html", token.content.strip()[:40], line))
+            first = token.content.strip().splitlines()[0] if token.content.strip() else ""
+            found.append(Reference("html", _short(token.content.strip()), line, needle=first[:40]))
+        opened = False
         for child in token.children or ():
             if child.type == "html_inline":
-                found.append(Reference("html", child.content[:40], line))
+                closing = child.content.startswith("</")
+                if not (closing and opened):
+                    found.append(
+                        Reference("html", _short(child.content), line, needle=_first_line(child.content))
+                    )
+                opened = opened or not closing
             elif child.type == "link_open":
                 href = str(child.attrs.get("href", ""))
                 if href.startswith("#"):
-                    found.append(Reference("xref", href[1:], line))
+                    found.append(Reference("xref", href[1:], line, needle=href))
                 else:
-                    found.append(Reference("link", href, line))
+                    found.append(Reference("link", href, line, needle=href))
             elif child.type == "image":
                 alt = "".join(c.content for c in child.children or ())
-                found.append(Reference("image", str(child.attrs.get("src", "")), line, alt.strip()))
+                src = str(child.attrs.get("src", ""))
+                found.append(Reference("image", src, line, alt.strip(), needle=src))
     refs = env.get("footnotes", {}).get("refs", {})
     for label in _undefined_footnotes(text, refs):
-        found.append(Reference("footnote", label, _line_of(text, f"[^{label}]")))
+        found.append(Reference("footnote", label, _line_of(text, f"[^{label}]"), needle=f"[^{label}]"))
     return tuple(found)
+
+
+def _short(markup: str) -> str:
+    text = " ".join(markup.split())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0][:40]
 
 
 def _undefined_footnotes(text: str, refs: Mapping[str, int]) -> list[str]:
@@ -156,7 +179,8 @@ def to_html(
     tokens = md.parse(text, env)
     body, notes = _split_footnotes(tokens)
     rendered_notes = {
-        number: md.renderer.render(note_tokens, md.options, env).strip() for number, note_tokens in notes.items()
+        number: md.renderer.render(note_tokens, md.options, env).strip()
+        for number, note_tokens in notes.items()
     }
     if target == "print":
         env["notes"] = {n: _inline_note(h) for n, h in rendered_notes.items()}

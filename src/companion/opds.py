@@ -112,7 +112,9 @@ def content_type(name: str) -> str:
     lower = name.lower()
     if lower == CATALOG_NAME:
         return FEED_TYPE
-    return next((kind for suffix, kind in CONTENT_TYPES.items() if lower.endswith(suffix)), "application/octet-stream")
+    return next(
+        (kind for suffix, kind in CONTENT_TYPES.items() if lower.endswith(suffix)), "application/octet-stream"
+    )
 
 
 def entries(names: list[str] | dict[str, Path]) -> list[Entry]:
@@ -157,7 +159,11 @@ def read_metadata(epub: Path) -> Metadata | None:
     chosen = next((e for e in identifiers if unique and e.get("id") == unique), None)
     chosen = chosen if chosen is not None else (identifiers[0] if identifiers else None)
     modified = next(
-        (e.text for e in meta.iterfind(f"{{{OPF}}}meta") if e.get("property") == "dcterms:modified" and e.text),
+        (
+            e.text
+            for e in meta.iterfind(f"{{{OPF}}}meta")
+            if e.get("property") == "dcterms:modified" and e.text
+        ),
         None,
     )
     dates = texts("date")
@@ -209,11 +215,11 @@ def catalog_xml(folder: Path) -> bytes:
             _link(element, IMAGE, entry.cover, "image/jpeg")
             _link(element, THUMBNAIL, entry.thumbnail or entry.cover, "image/jpeg")
         for _suffix, kind, title in sorted(BOOK_FILES, key=lambda item: LINK_ORDER.index(item[1])):
-            name = entry.files.get(kind)
-            if name:
-                link = _link(element, ACQUISITION, name, kind)
+            book = entry.files.get(kind)
+            if book:
+                link = _link(element, ACQUISITION, book, kind)
                 link.set("title", title)
-                link.set("length", str(files[name].stat().st_size))
+                link.set("length", str(files[book].stat().st_size))
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 

@@ -6,7 +6,10 @@ page count (print-on-demand gutter table); an even page count; tagged, with meta
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,8 @@ GUTTER_TABLE: tuple[tuple[int, float], ...] = (
 """(up to this many pages, minimum inside margin in inches): the print-on-demand services' table."""
 GUTTER_EXTRA_IN = 0.3
 """Added to the minimum so that text sits comfortably clear of the binding."""
+CMYK_PROFILE = "icc/FOGRA39L-coated.icc"
+"""Under styles/: the CMYK output profile a PDF/X variant declares (see styles/icc/README)."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +77,17 @@ def layout(
 ) -> PrintLayout:
     """Lay out and write the interior; re-lay out once if the page count changes the gutter."""
     fetcher = RestrictedFetcher(styles, source)
+    profiles: dict[str, object] = {}
     stylesheets = [
         CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")
     ]
+    stylesheets += variant_stylesheets(variant, styles, fetcher, profiles)
     document_html = HTML(string=html, base_url=str(source) + "/", url_fetcher=fetcher)
-    inside = inside_margin(100)
-    doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher)
+    inside = inside_margin(estimate_pages(html, settings))
+    doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher, profiles)
     if inside_margin(len(doc.pages)) != inside:
         inside = inside_margin(len(doc.pages))
-        doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher)
+        doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher, profiles)
     if len(doc.pages) % 2:
         blank = HTML(string="<html><body></body></html>", url_fetcher=fetcher).render(
             stylesheets=[CSS(string=page_css(settings, inside, marks), url_fetcher=fetcher)]
@@ -88,11 +95,52 @@ def layout(
         doc = doc.copy(doc.pages + blank.pages[:1])
     out = io.BytesIO()
     doc.write_pdf(out, pdf_tags=True, pdf_variant=variant, pdf_identifier=variant is not None)
-    return PrintLayout(out.getvalue(), len(doc.pages), _page_starts(doc), _folios(doc), inside)
+    data = fixed_document_id(out.getvalue()) if variant in ("pdf/x-4", "pdf/x-5g") else out.getvalue()
+    return PrintLayout(data, len(doc.pages), _page_starts(doc), _folios(doc), inside)
 
 
-def _render(html: HTML, stylesheets: list[CSS], extra: str, fetcher: RestrictedFetcher) -> Document:
-    return html.render(stylesheets=[*stylesheets, CSS(string=extra, url_fetcher=fetcher)])
+def variant_stylesheets(
+    variant: str | None, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object]
+) -> list[CSS]:
+    """PDF/X needs a CMYK output profile declared in CSS, or WeasyPrint writes no OutputIntent.
+
+    `profiles` must be the same dict later passed to `render(color_profiles=...)`.
+    """
+    if not (variant or "").startswith("pdf/x"):
+        return []
+    rule = f"@color-profile device-cmyk {{ src: url({CMYK_PROFILE}); components: c, m, y, k; }}"
+    return [CSS(string=rule, base_url=str(styles) + "/", url_fetcher=fetcher, color_profiles=profiles)]
+
+
+_DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_FILE_ID = re.compile(rb"/ID \[\(([0-9a-f]{32})\) \(([0-9a-f]{32})\)\]")
+
+
+def fixed_document_id(data: bytes) -> bytes:
+    """Make a PDF/X-4 reproducible: WeasyPrint 70.0 writes a random xmpMM:DocumentID (uuid4).
+
+    Replace it, and the /ID derived from it, with values hashed from the rest of the file. The
+    replacements have the same length, so every byte offset (and the xref table) stays valid.
+    """
+    did, fid = _DOCUMENT_ID.search(data), _FILE_ID.search(data)
+    if did is None or fid is None:
+        return data
+    blank = _DOCUMENT_ID.sub(
+        b"xmp.did:" + b"0" * 36, _FILE_ID.sub(b"/ID [(" + b"0" * 32 + b") (" + b"0" * 32 + b")]", data)
+    )
+    digest = hashlib.sha256(blank).digest()
+    document_id = b"xmp.did:" + str(uuid.UUID(bytes=digest[:16], version=4)).encode()
+    file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
+    data = data[: did.start()] + document_id + data[did.end() :]
+    return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
+
+
+def _render(
+    html: HTML, stylesheets: list[CSS], extra: str, fetcher: RestrictedFetcher, profiles: dict[str, object]
+) -> Document:
+    return html.render(
+        stylesheets=[*stylesheets, CSS(string=extra, url_fetcher=fetcher)], color_profiles=profiles
+    )
 
 
 def _page_starts(doc: Document) -> tuple[tuple[str, int], ...]:
@@ -123,3 +171,15 @@ def _texts(box: object) -> list[str]:
     for child in getattr(box, "children", ()):
         found.extend(_texts(child))
     return found
+
+
+WORDS_PER_SQUARE_INCH = 6.2
+"""Words of 11 pt EB Garamond per square inch of trim, measured on the bundled companion."""
+
+
+def estimate_pages(html: str, settings: PrintSettings) -> int:
+    """A first guess of the page count, so that the gutter is usually right on the first layout."""
+    text = re.sub(r"<[^>]+>", " ", html)
+    width, height = settings.size
+    sections = len(re.findall(r'<section [^>]*class="[\w-]+ (?:front|body|back)matter"', html))
+    return int(len(text.split()) / (WORDS_PER_SQUARE_INCH * width * height) + 1.2 * sections)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cover, epub, kepub, pdf
+from . import cover, epub, kepub, opds, pdf
 from .errors import Diagnostic
 from .load import load
 from .pagemap import page_map
@@ -127,10 +127,12 @@ def build(
 
 
 def write(result: BuildResult, out_dir: Path) -> list[Path]:
-    """Write every output atomically; the only step that writes."""
+    """Write every output atomically, then the folder's OPDS catalog; the only step that writes."""
     written = []
     for output in result.outputs:
         path = out_dir / output.name
         write_atomic(path, output.data)
         written.append(path)
+    if any(output.name.endswith(".epub") for output in result.outputs):
+        written += opds.write_catalog(out_dir)
     return written

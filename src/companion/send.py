@@ -66,6 +66,11 @@ def parse_server(text: str, default_port: int = 25) -> tuple[str, int]:
         host, _, port_text = text.partition(":")
     else:
         host, port_text = text, ""
+        if ":" in host:  # a bare IPv6 address, or a typo
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                raise ValueError(f"expected HOST:PORT or [IPv6]:PORT, got {text!r}") from None
     if not host or any(ch.isspace() for ch in host):
         raise ValueError(f"expected HOST:PORT, got {text!r}")
     if not port_text:
@@ -77,7 +82,7 @@ def parse_server(text: str, default_port: int = 25) -> tuple[str, int]:
 
 def valid_address(address: str) -> bool:
     """A plain addr-spec: something@somewhere, no spaces, brackets, separators or control characters."""
-    if any(ch.isspace() or ch in "<>,;\"\\()[]" or ord(ch) < 32 or ord(ch) == 127 for ch in address):
+    if any(ch.isspace() or ch in '<>,;"\\()[]' or ord(ch) < 32 or ord(ch) == 127 for ch in address):
         return False
     local, at, domain = address.rpartition("@")
     return bool(at and local and domain)
@@ -116,9 +121,7 @@ def check_file(path: Path) -> int:
     return size
 
 
-def credentials(
-    host: str, user: str | None, env: Mapping[str, str] | None = None
-) -> tuple[str, str] | None:
+def credentials(host: str, user: str | None, env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
     """(user, password) for the server, or None when no login is configured.
 
     The user comes from `user` (the --user option or COMPANION_SMTP_USER), else from a ~/.netrc entry for
@@ -131,7 +134,9 @@ def credentials(
         try:  # netrc's own default lookup, with its check that the file is private to the user
             entry = netrc.netrc().authenticators(host)
         except (netrc.NetrcParseError, OSError) as exc:
-            raise CompanionError([diagnostic(netrc_file, "D005", f"cannot use {netrc_file}: {exc}")]) from None
+            raise CompanionError(
+                [diagnostic(netrc_file, "D005", f"cannot use {netrc_file}: {exc}")]
+            ) from None
     password = env.get(PASSWORD_ENV)
     if user is None:
         if entry is None or not entry[0]:
@@ -214,7 +219,9 @@ def send(
     except CompanionError:
         raise
     except smtplib.SMTPAuthenticationError as exc:
-        raise fail("D005", f"{where} refused the login for {login[0] if login else '?'}: {_reply(exc)}") from None
+        raise fail(
+            "D005", f"{where} refused the login for {login[0] if login else '?'}: {_reply(exc)}"
+        ) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise fail("D005", f"{where} does not support this: {exc}") from None
     except smtplib.SMTPRecipientsRefused as exc:

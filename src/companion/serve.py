@@ -43,7 +43,8 @@ class CatalogServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -76,7 +77,7 @@ class CatalogHandler(BaseHTTPRequestHandler):
             return
         name = _file_name(path)
         target = opds.listing(self.server.folder).get(name) if name else None
-        if target is None:
+        if name is None or target is None:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         try:
@@ -133,7 +134,9 @@ def _file_name(path: str) -> str | None:
     return name
 
 
-def make_server(folder: Path, host: str = "127.0.0.1", port: int = 8080, verbose: bool = False) -> CatalogServer:
+def make_server(
+    folder: Path, host: str = "127.0.0.1", port: int = 8080, verbose: bool = False
+) -> CatalogServer:
     """A bound server for `folder` (not yet serving); CompanionError when it cannot be made."""
     if not folder.is_dir():
         raise CompanionError([diagnostic(folder, "D010", f"{folder} is not a folder")])
@@ -141,7 +144,9 @@ def make_server(folder: Path, host: str = "127.0.0.1", port: int = 8080, verbose
         return CatalogServer((host, port), folder, verbose)
     except OSError as exc:
         reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise CompanionError([diagnostic(f"{host}:{port}", "D011", f"cannot listen on {host}:{port}: {reason}")]) from None
+        raise CompanionError(
+            [diagnostic(f"{host}:{port}", "D011", f"cannot listen on {host}:{port}: {reason}")]
+        ) from None
 
 
 def serve(
@@ -154,6 +159,8 @@ def serve(
     """Serve until Ctrl-C, then close the socket and return."""
     server = make_server(folder, host, port, verbose)
     announce(f"Serving {folder} as an OPDS catalog at {server.url} (Ctrl-C stops)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        announce(f"note: --host {host} makes the catalog reachable from other computers")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

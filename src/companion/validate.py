@@ -6,9 +6,12 @@ Returns a Validated value with the assets the book uses; raises CompanionError w
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -16,14 +19,33 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel
 
 from . import markdown
-from .errors import CompanionError, Diagnostic, Location, diagnostic, fail_if
+from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
 from .load import SCHEMA
 from .model import Companion
 
 RESERVED_IDS = frozenset(
-    {"cover", "halftitle", "titlepage", "copyright", "contents", "toc", "nav", "about", "characters", "themes",
-     "quotes", "reviews", "faq", "questions", "timeline", "closing", "glossary", "setting", "synopsis"}
+    {
+        "cover",
+        "halftitle",
+        "titlepage",
+        "copyright",
+        "contents",
+        "toc",
+        "nav",
+        "about",
+        "characters",
+        "themes",
+        "quotes",
+        "reviews",
+        "faq",
+        "questions",
+        "timeline",
+        "closing",
+        "glossary",
+        "setting",
+        "synopsis",
+    }
 )
 _FILE_OF_ATTR = {attr: name for name, (attr, _, _) in SCHEMA.items()}
 
@@ -47,30 +69,127 @@ class Validated:
     warnings: tuple[Diagnostic, ...] = ()
 
 
-def validate(companion: Companion) -> Validated:
+def validate(companion: Companion, styles: Path | None = None) -> Validated:
+    """Cross-check `companion`; `styles` (default: styles/ beside the source folder) has the bundled fonts."""
     problems: list[Diagnostic] = []
+    assets = _check_content(companion, styles, problems, ids_complete=True)
+    fail_if(problems)
+    return Validated(companion, assets, tuple(problems))
+
+
+def content_problems(companion: Companion, *, ids_complete: bool) -> list[Diagnostic]:
+    """The problems in the Markdown of a partly loaded companion (some files failed to load), so that
+    one run reports everything. Broken cross-references are reported only when `ids_complete`."""
+    problems: list[Diagnostic] = []
+    _check_content(companion, None, problems, ids_complete=ids_complete)
+    return problems
+
+
+def _check_content(
+    companion: Companion, styles: Path | None, problems: list[Diagnostic], *, ids_complete: bool
+) -> tuple[Asset, ...]:
     ids = _check_ids(companion, problems)
     assets: dict[str, Asset] = {}
     root = Path(companion.root).resolve()
+    lines: dict[str, list[str]] = {}
+    coverage = font_coverage((styles or root.parent / "styles") / "fonts")
     for text, where in texts(companion):
         for ref in markdown.inspect(text):
-            here = where.shifted(ref.line) if ref.line else where
+            here = _pinpoint(where, ref.line, ref.needle, lines)
             if ref.kind == "html":
                 problems.append(diagnostic(here, "C020", f"raw HTML `{ref.target}` is not allowed"))
-            elif ref.kind == "xref" and ref.target not in ids:
+            elif ref.kind == "xref" and ref.target not in ids and ids_complete:
                 close = difflib.get_close_matches(ref.target, list(ids), n=1)
                 hint = f"did you mean `#{close[0]}`?" if close else ""
-                problems.append(diagnostic(here, "C022", f"no chapter, character, theme or term has id `{ref.target}`", hint))
+                message = f"no chapter, character, theme or term has id `{ref.target}`"
+                problems.append(diagnostic(here, "C022", message, hint))
             elif ref.kind == "link":
                 _check_link(ref.target, here, problems)
             elif ref.kind == "footnote":
-                problems.append(diagnostic(here, "C024", f"footnote `[^{ref.target}]` is used but never defined"))
+                message = f"footnote `[^{ref.target}]` is used but never defined"
+                problems.append(diagnostic(here, "C024", message))
             elif ref.kind == "image":
                 asset = _check_image(ref, root, here, problems)
                 if asset is not None:
                     assets.setdefault(asset.src, asset)
-    fail_if(problems)
-    return Validated(companion, tuple(assets.values()), tuple(problems))
+        if coverage:
+            _check_glyphs(text, where, coverage, lines, problems)
+    return tuple(assets.values())
+
+
+def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str]]) -> Location:
+    """Where `needle` is written in the file: searched from `line` lines below `where` (the start of
+    the text it stands in). Falls back to that line when the text is not found as written (folded or
+    escaped YAML strings)."""
+    approx = where.shifted(line) if line else where
+    if not where.line or not needle:
+        return approx
+    if where.path not in cache:
+        try:
+            cache[where.path] = Path(where.path).read_text("utf-8", errors="replace").split("\n")
+        except OSError:
+            cache[where.path] = []
+    file_lines = cache[where.path]
+    candidates = dict.fromkeys((needle, unquote(needle)))
+    first = approx.line - 1
+    for index in range(first, min(len(file_lines), first + 500)):
+        start = where.col - 1 if index == where.line - 1 and where.col else 0
+        for candidate in candidates:
+            col = file_lines[index].find(candidate, start)
+            if col >= 0:
+                return Location(where.path, index + 1, col + 1)
+    return approx
+
+
+@lru_cache(maxsize=4)
+def _coverage(folder: str, stamp: tuple[tuple[str, int], ...]) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    points: set[int] = set()
+    for name, _ in stamp:
+        try:
+            with TTFont(str(Path(folder) / name), lazy=True) as font:
+                points.update(font.getBestCmap() or {})
+        except Exception:  # a damaged font is the font preflight's business, not the source's
+            continue
+    return frozenset(points)
+
+
+def font_coverage(folder: Path) -> frozenset[int]:
+    """Every code point some bundled font in `folder` can show (empty when there are no fonts)."""
+    if not folder.is_dir():
+        return frozenset()
+    stamp = tuple(
+        (font.name, font.stat().st_mtime_ns)
+        for font in sorted(folder.iterdir())
+        if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}
+    )
+    return _coverage(str(folder), stamp) if stamp else frozenset()
+
+
+def _check_glyphs(
+    text: str,
+    where: Location,
+    coverage: frozenset[int],
+    cache: dict[str, list[str]],
+    problems: list[Diagnostic],
+) -> None:
+    missing = [
+        ch
+        for ch in dict.fromkeys(text)
+        if ord(ch) not in coverage and unicodedata.category(ch) not in _INVISIBLE
+    ]
+    if not missing:
+        return
+    shown = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    line = text[: text.index(missing[0])].count("\n")
+    here = _pinpoint(where, line, missing[0], cache)
+    problems.append(diagnostic(here, "C025", f"the bundled fonts cannot show {shown}{more}"))
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Mn", "Me"})
+"""Control and format characters, and combining marks: shaped by the text engine, not looked up alone."""
 
 
 def texts(companion: Companion) -> Iterator[tuple[str, Location]]:
@@ -85,7 +204,7 @@ def texts(companion: Companion) -> Iterator[tuple[str, Location]]:
 
 
 def _strings(value: Any, key: tuple[Any, ...], companion: Companion) -> Iterator[tuple[str, Location]]:
-    if isinstance(value, str):
+    if isinstance(value, str):  # (None, for a file that failed to load, has no strings)
         yield value, companion.sources.find(key)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
@@ -99,7 +218,7 @@ def _check_ids(companion: Companion, problems: list[Diagnostic]) -> set[str]:
     seen: dict[str, Location] = {}
     owners: list[tuple[str, Location]] = [(c.id, Location(c.path, 1)) for c in companion.chapters]
     for attr in ("characters", "themes", "glossary"):
-        for index, item in enumerate(getattr(companion, attr)):
+        for index, item in enumerate(getattr(companion, attr) or ()):
             owners.append((item.id, companion.sources.find((_FILE_OF_ATTR[attr], index, "id"))))
     for ident, where in owners:
         if ident in RESERVED_IDS:
@@ -108,9 +227,11 @@ def _check_ids(companion: Companion, problems: list[Diagnostic]) -> set[str]:
             problems.append(diagnostic(where, "C016", f"id `{ident}` is already used at {seen[ident]}"))
         else:
             seen[ident] = where
-    return set(seen) | {"setting", "synopsis"} | {
-        "about", "characters", "themes", "quotes", "reviews", "faq", "questions", "timeline", "glossary"
-    }
+    return (
+        set(seen)
+        | {"setting", "synopsis"}
+        | {"about", "characters", "themes", "quotes", "reviews", "faq", "questions", "timeline", "glossary"}
+    )
 
 
 def _check_link(href: str, where: Location, problems: list[Diagnostic]) -> None:
@@ -118,33 +239,61 @@ def _check_link(href: str, where: Location, problems: list[Diagnostic]) -> None:
     if scheme == "mailto":
         return
     if scheme in {"http", "https", "ftp", "ftps", "ws", "wss"} or href.startswith("//"):
-        problems.append(diagnostic(where, "C021", f"remote address `{href}` is not allowed",
-                                   "books must not reach the network; write the address as plain text"))
+        problems.append(
+            diagnostic(
+                where,
+                "C021",
+                f"remote address `{href}` is not allowed",
+                "books must not reach the network; write the address as plain text",
+            )
+        )
     elif scheme == "file" or not scheme:
-        problems.append(diagnostic(where, "C021", f"link to a file `{href}` is not allowed",
-                                   "link to another part of the companion with #id"))
+        problems.append(
+            diagnostic(
+                where,
+                "C021",
+                f"link to a file `{href}` is not allowed",
+                "link to another part of the companion with #id",
+            )
+        )
     else:
         problems.append(diagnostic(where, "C023", f"`{scheme}:` links are not allowed"))
 
 
-def _check_image(ref: markdown.Reference, root: Path, where: Location, problems: list[Diagnostic]) -> Asset | None:
+def _check_image(
+    ref: markdown.Reference, root: Path, where: Location, problems: list[Diagnostic]
+) -> Asset | None:
     src = ref.target
     scheme = urlsplit(src).scheme.lower()
     if scheme or src.startswith("//"):
-        problems.append(diagnostic(where, "C021", f"image `{src}` is not a file under source/",
-                                   "copy the image into source/images/ and use a relative path"))
+        problems.append(
+            diagnostic(
+                where,
+                "C021",
+                f"image `{src}` is not a file under source/",
+                "copy the image into source/images/ and use a relative path",
+            )
+        )
         return None
     if not ref.alt:
         problems.append(diagnostic(where, "C031", f"image `{src}` has no alt text"))
     path = (root / unquote(src)).resolve()
-    if not path.is_relative_to(root) or src.startswith("/"):
+    if src.startswith(("/", "\\")) or not path.is_relative_to(root) or ".." in re.split(r"[/\\]", src):
         problems.append(diagnostic(where, "C021", f"image `{src}` is outside the companion's source folder"))
         return None
-    if not re.fullmatch(r"[A-Za-z0-9._/-]+", src):
-        problems.append(diagnostic(where, "C032", f"image path `{src}` may use only letters, digits, . _ - and /"))
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", src) or posixpath.normpath(src) != src:
+        problems.append(
+            diagnostic(
+                where,
+                "C032",
+                f"image path `{src}` may use only letters, digits, . _ - and /",
+                "write the path from source/, such as images/map.png",
+            )
+        )
         return None
     if not path.is_file():
-        problems.append(diagnostic(where, "C030", f"image `{src}` not found"))
+        what = "is a folder" if path.is_dir() else "not found"
+        problems.append(diagnostic(where, "C030", f"image `{src}` {what}"))
         return None
     probed = probe_image(path)
     if isinstance(probed, ImageProblem):
@@ -152,4 +301,3 @@ def _check_image(ref: markdown.Reference, root: Path, where: Location, problems:
         return None
     media_type, width, height = probed
     return Asset(src, path, media_type, width, height)
-

@@ -1,7 +1,13 @@
-"""Reading source files: bounded size, strict UTF-8, YAML with the line and column of every value."""
+"""Reading source files: bounded size, strict UTF-8, YAML with the line and column of every value.
+
+Absurd input is refused before it costs time or memory: files over 2 MB, YAML anchors and aliases
+(the "billion laughs"), explicit tags, nesting deeper than MAX_DEPTH, and characters that XML
+(hence EPUB and PDF metadata) cannot carry.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,12 +15,23 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    NodeEvent,
+)
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from .errors import CompanionError, Location, diagnostic
+from .errors import CompanionError, Diagnostic, Location, diagnostic
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_REPORTED = 10
+"""At most this many bad characters are reported per file."""
+
+FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold (and DEL): they would break the EPUB, so they are refused at load."""
 
 Places = dict[tuple[Any, ...], Location]
 
@@ -27,16 +44,21 @@ class Parsed:
 
 
 def read_text(path: Path, shown: str) -> str:
-    """The file's text, or a CompanionError naming the file (and line, for bad UTF-8)."""
+    """The file's text, or a CompanionError naming the file (and line, for bad UTF-8 or characters)."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise CompanionError(
                 [diagnostic(shown, "C005", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")]
             )
-        raw = path.read_bytes()
+        with path.open("rb") as handle:  # read at most one byte over the limit, even if the file grows
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise CompanionError([diagnostic(shown, "C006", f"cannot read file: {exc.strerror}")]) from exc
+        raise CompanionError([diagnostic(shown, "C006", f"cannot read file: {exc.strerror or exc}")]) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise CompanionError(
+            [diagnostic(shown, "C005", f"file is over the limit of {MAX_FILE_BYTES:,} bytes")]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -45,9 +67,31 @@ def read_text(path: Path, shown: str) -> str:
         raise CompanionError(
             [diagnostic(Location(shown, line, col), "C003", f"invalid UTF-8 byte 0x{raw[exc.start]:02x}")]
         ) from exc
+    text = text.removeprefix("\ufeff")
     if not text.strip():
         raise CompanionError([diagnostic(Location(shown, 1), "C004", "file is empty")])
-    return text.removeprefix("\ufeff")
+    bad = control_characters(text, Location(shown, 1, 1))
+    if bad:
+        raise CompanionError(bad)
+    return text
+
+
+def control_characters(text: str, start: Location) -> list[Diagnostic]:
+    """A C008 diagnostic for each character of `text` that XML cannot hold (`start`: where text begins)."""
+    found: list[Diagnostic] = []
+    for match in FORBIDDEN_CHARS.finditer(text):
+        if len(found) == MAX_REPORTED:
+            break
+        before = text[: match.start()]
+        lines = before.count("\n")
+        col = match.start() - (before.rfind("\n") + 1) + 1
+        if lines == 0 and start.col:
+            col += start.col - 1
+        where = Location(start.path, start.line + lines if start.line else 0, col if start.line else 0)
+        found.append(
+            diagnostic(where, "C008", f"control character U+{ord(match.group()):04X} is not allowed")
+        )
+    return found
 
 
 def _yaml() -> YAML:
@@ -56,34 +100,84 @@ def _yaml() -> YAML:
     return yaml
 
 
+def _mark(shown: str, mark: Any, offset: int) -> Location:
+    return Location(shown, mark.line + 1 + offset, mark.column + 1) if mark is not None else Location(shown)
+
+
+def _screen(yaml: YAML, text: str, shown: str, offset: int) -> None:
+    """Walk the events once: refuse anchors, aliases, tags and deep nesting before anything is built."""
+    depth = 0
+    for event in yaml.parse(text):
+        if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+            raise CompanionError(
+                [
+                    diagnostic(
+                        _mark(shown, event.start_mark, offset),
+                        "C011",
+                        "anchors and aliases (& and *) are not allowed",
+                    )
+                ]
+            )
+        tag = getattr(event, "tag", None)
+        if isinstance(event, NodeEvent) and tag is not None:
+            raise CompanionError(
+                [
+                    diagnostic(
+                        _mark(shown, event.start_mark, offset), "C017", f"YAML tag `{tag}` is not allowed"
+                    )
+                ]
+            )
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise CompanionError(
+                    [
+                        diagnostic(
+                            _mark(shown, event.start_mark, offset),
+                            "C007",
+                            f"values are nested more than {MAX_DEPTH} levels deep",
+                        )
+                    ]
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
 def parse_yaml(text: str, shown: str, first_line: int = 1) -> Parsed:
-    """Parse YAML text that starts at `first_line` of file `shown`; refuse anchors and aliases."""
+    """Parse YAML text that starts at `first_line` of file `shown`; refuse anchors, aliases and tags."""
     offset = first_line - 1
     yaml = _yaml()
     try:
-        for event in yaml.parse(text):
-            anchor = getattr(event, "anchor", None)
-            if isinstance(event, AliasEvent) or (
-                isinstance(event, ScalarEvent | CollectionStartEvent) and anchor
-            ):
-                mark = event.start_mark
-                where = Location(shown, mark.line + 1 + offset, mark.column + 1)
-                raise CompanionError([diagnostic(where, "C011", "anchors and aliases (& and *) are not allowed")])
+        _screen(yaml, text, shown, offset)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = Location(shown, mark.line + 1 + offset, mark.column + 1) if mark else Location(shown)
         problem = exc.problem or exc.context or "invalid YAML"
         if "duplicate key" in str(exc):
-            problem = "duplicate key " + str(exc).split('found duplicate key "', 1)[-1].split('"', 1)[0]
-        raise CompanionError([diagnostic(where, "C010", problem)]) from exc
+            name = str(exc).split('found duplicate key "', 1)[-1].split('"', 1)[0]
+            problem = f"key `{name}` appears twice"
+        elif exc.context and problem.startswith("but "):
+            problem = f"{exc.context.strip()}, {problem}"
+        elif exc.context and exc.context_mark is not None and exc.problem_mark is not None:
+            problem += f" ({exc.context.strip()} at line {exc.context_mark.line + 1 + offset})"
+        raise CompanionError([diagnostic(_mark(shown, mark, offset), "C010", problem)]) from exc
     except YAMLError as exc:
         raise CompanionError([diagnostic(Location(shown, first_line), "C010", str(exc))]) from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2024-13-45
+        raise CompanionError(
+            [diagnostic(Location(shown, first_line), "C010", f"invalid value: {exc}")]
+        ) from exc
     places: Places = {(): Location(shown, first_line, 1)}
-    return Parsed(_plain(data, (), places, shown, offset), places)
+    problems: list[Diagnostic] = []
+    plain = _plain(data, (), places, shown, offset, problems)
+    if problems:
+        raise CompanionError(problems)
+    return Parsed(plain, places)
 
 
-def _plain(node: Any, key: tuple[Any, ...], places: Places, shown: str, offset: int) -> Any:
+def _plain(
+    node: Any, key: tuple[Any, ...], places: Places, shown: str, offset: int, problems: list[Diagnostic]
+) -> Any:
     """Convert ruamel's round-trip nodes to plain Python, recording each value's place."""
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
@@ -91,21 +185,30 @@ def _plain(node: Any, key: tuple[Any, ...], places: Places, shown: str, offset: 
             vline, vcol = node.lc.value(name)
             kline, kcol = node.lc.key(name)
             block = isinstance(value, LiteralScalarString | FoldedScalarString)
-            here = key + (str(name),)
+            here = (*key, str(name))
             places[here] = (
-                Location(shown, vline + 2 + offset, 1) if block else Location(shown, vline + 1 + offset, vcol + 1)
+                Location(shown, vline + 2 + offset, 1)
+                if block
+                else Location(shown, vline + 1 + offset, vcol + 1)
             )
             places[("key", *here)] = Location(shown, kline + 1 + offset, kcol + 1)
-            out[str(name)] = _plain(value, here, places, shown, offset)
+            out[str(name)] = _plain(value, here, places, shown, offset, problems)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             line, col = node.lc.item(index)
-            places[key + (index,)] = Location(shown, line + 1 + offset, col + 1)
-            items.append(_plain(value, key + (index,), places, shown, offset))
+            places[(*key, index)] = Location(shown, line + 1 + offset, col + 1)
+            items.append(_plain(value, (*key, index), places, shown, offset, problems))
         return items
     if isinstance(node, str):
+        if FORBIDDEN_CHARS.search(node):  # written as an escape (\0, \x01, \u0000) in a quoted string
+            where = places.get(key, Location(shown, offset + 1))
+            char = FORBIDDEN_CHARS.search(node)
+            assert char is not None
+            problems.append(
+                diagnostic(where, "C008", f"control character U+{ord(char.group()):04X} is not allowed")
+            )
         return str(node)
     if isinstance(node, bool):
         return bool(node)

@@ -1,0 +1,543 @@
+"""Bad input through the real CLI: every problem at its line with its exact message, all in one run, exit 1.
+
+Each test breaks a tiny valid companion in one way and runs `companion check source` from the project
+folder, so paths print as the user would see them (`source/book.yaml:3:1: error C012: ...`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from companion.cli import main
+from companion.codes import CODES, codes_table
+from companion.errors import CompanionError
+from companion.load import load
+
+from .tinysource import make_tiny
+
+Check = Callable[[], tuple[int, str]]
+
+BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+def png(width: int = 1, height: int = 1) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG_1PX = png()
+
+
+@pytest.fixture
+def src(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny valid companion; the working folder is its project folder."""
+    monkeypatch.chdir(tmp_path)
+    return make_tiny(tmp_path)
+
+
+def run_check(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stderr
+
+
+def problems(source: str = "source") -> str:
+    """Run check, insist on exit 1, and return stderr."""
+    code, err = run_check(source)
+    assert code == 1, err
+    assert re.search(r"\d+ errors?; nothing was written\.$", err.strip()), err
+    return err
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def chapter(src: Path, body: str, name: str = "01-one.md", front: str = "title: One\n") -> None:
+    write(src / "chapters" / name, f"---\n{front}---\n\n{body}")
+
+
+def add(src: Path, name: str, text: str) -> None:
+    with (src / name).open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def test_valid_tiny_companion_passes(src: Path) -> None:
+    assert run_check("source") == (0, "")
+
+
+# --- files and folders --------------------------------------------------------------------------
+
+
+def test_c001_missing_source_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert problems("nowhere").startswith(
+        "nowhere: error C001: source folder not found\n"
+        "    hint: run `companion new DIR` to start one, or pass the folder\n"
+    )
+
+
+def test_c001_source_is_a_file(src: Path) -> None:
+    assert "source/book.yaml: error C001: source folder is a file, not a folder\n" in problems("source/book.yaml")
+
+
+def test_c002_required_file_missing(src: Path) -> None:
+    (src / "book.yaml").unlink()
+    (src / "about.yaml").unlink()
+    err = problems()
+    assert "source/book.yaml: error C002: required file book.yaml is missing\n" in err
+    assert "source/about.yaml: error C002: required file about.yaml is missing\n" in err
+    assert err.endswith("2 errors; nothing was written.\n")
+
+
+def test_c003_invalid_utf8_in_yaml_and_chapter(src: Path) -> None:
+    (src / "about.yaml").write_bytes(b"overview: ok\nsetting: caf\xe9 au lait\n")
+    (src / "chapters" / "02-two.md").write_bytes(b"---\ntitle: Two\n---\n\nFine.\nNot \xff fine.\n")
+    err = problems()
+    assert "source/about.yaml:2:13: error C003: invalid UTF-8 byte 0xe9\n    hint: save the file as UTF-8\n" in err
+    assert "source/chapters/02-two.md:6:5: error C003: invalid UTF-8 byte 0xff\n" in err
+
+
+def test_c004_empty_files(src: Path) -> None:
+    write(src / "about.yaml", "")
+    write(src / "characters.yaml", "\n\n   \n")
+    write(src / "themes.yaml", "# nothing yet\n")
+    chapter(src, "")
+    err = problems()
+    assert "source/about.yaml:1: error C004: file is empty\n" in err
+    assert "source/characters.yaml:1: error C004: file is empty\n" in err
+    assert "source/themes.yaml:1: error C004: file has only comments or blank lines\n" in err
+    assert "source/chapters/01-one.md:4: error C004: chapter has no text after its front matter\n" in err
+
+
+def test_c005_huge_file_refused_quickly(src: Path) -> None:
+    (src / "chapters" / "02-big.md").write_bytes(b"---\ntitle: Big\n---\n\n" + b"word " * 430_000)
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 2
+    assert re.search(
+        r"^source/chapters/02-big\.md: error C005: file is 2,150,020 bytes; the limit is 2,097,152\n"
+        r"    hint: source files are limited to 2 MB each$",
+        err,
+        re.MULTILINE,
+    ), err
+
+
+def test_c006_unreadable_file(src: Path) -> None:
+    (src / "chapters" / "02-gone.md").symlink_to(src / "chapters" / "missing-target.md")
+    assert "source/chapters/02-gone.md: error C006: cannot read file: No such file or directory\n" in problems()
+
+
+def test_c007_deep_nesting_refused_quickly(src: Path) -> None:
+    write(src / "faq.yaml", "[" * 500_000 + "]" * 500_000)
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 10
+    assert (
+        "source/faq.yaml:1:33: error C007: values are nested more than 32 levels deep\n"
+        "    hint: YAML values may be nested at most 32 levels deep\n"
+    ) in err
+
+
+def test_c008_control_characters(src: Path) -> None:
+    chapter(src, "A bell\x07 rings.\nAnd a form\x0cfeed.\n")
+    add(src, "about.yaml", 'closing: "escaped \\0 null"\n')
+    err = problems()
+    assert (
+        "source/chapters/01-one.md:5:7: error C008: control character U+0007 is not allowed\n"
+        "    hint: delete it; invisible control characters cannot appear in an EPUB or PDF\n"
+    ) in err
+    assert "source/chapters/01-one.md:6:11: error C008: control character U+000C is not allowed\n" in err
+    assert "source/about.yaml:3:10: error C008: control character U+0000 is not allowed\n" in err
+
+
+# --- YAML and schema ----------------------------------------------------------------------------
+
+
+def test_c010_yaml_syntax_error_at_line_and_column(src: Path) -> None:
+    write(src / "book.yaml", "title: [Tiny\nslug: tiny\n")
+    assert problems() == (
+        "source/book.yaml:2:5: error C010: expected ',' or ']', but got ':' "
+        "(while parsing a flow sequence at line 1)\n"
+        "1 error; nothing was written.\n"
+    )
+
+
+def test_c010_bad_indentation_and_duplicate_key(src: Path) -> None:
+    write(src / "about.yaml", "overview: An overview.\n  setting: x\n")
+    write(src / "faq.yaml", "- question: Q?\n  answer: A.\n  answer: B.\n")
+    err = problems()
+    assert "source/about.yaml:2:10: error C010: mapping values are not allowed here\n" in err
+    assert "source/faq.yaml:3:3: error C010: key `answer` appears twice\n" in err
+
+
+def test_c011_alias_bomb_refused_fast_with_bounded_memory(src: Path) -> None:
+    write(src / "quotes.yaml", BOMB)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        err = problems()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 2
+    assert peak < 20_000_000
+    assert (
+        "source/quotes.yaml:1:4: error C011: anchors and aliases (& and *) are not allowed\n"
+        "    hint: repeat the value instead of aliasing it\n"
+    ) in err
+
+
+def test_c012_unknown_key_with_did_you_mean(src: Path) -> None:
+    write(src / "book.yaml", (src / "book.yaml").read_text().replace("author: Test", "autor: Test"))
+    add(src, "book.yaml", "  yaer: 2001\nflavour: vanilla\n")
+    err = problems()
+    assert "source/book.yaml:3:1: error C012: unknown key `autor`\n    hint: did you mean `author`?\n" in err
+    assert "source/book.yaml:12:3: error C012: unknown key `yaer`\n    hint: did you mean `year`?\n" in err
+    assert re.search(r"^source/book.yaml:13:1: error C012: unknown key `flavour`\n    hint: known keys: ", err, re.M)
+
+
+def test_c012_unknown_key_in_front_matter(src: Path) -> None:
+    chapter(src, "Text.\n", front="title: One\nspoiler: true\n")
+    assert (
+        "source/chapters/01-one.md:3:1: error C012: unknown key `spoiler`\n    hint: did you mean `spoilers`?\n"
+    ) in problems()
+
+
+def test_c013_missing_required_field(src: Path) -> None:
+    write(src / "book.yaml", (src / "book.yaml").read_text().replace("author: Test Author\n", ""))
+    write(src / "characters.yaml", "- id: kathy\n  name: Kathy\n")
+    err = problems()
+    assert "source/book.yaml:1:1: error C013: required field `author` is missing\n    hint: add `author: ...`\n" in err
+    assert "source/characters.yaml:1:3: error C013: required field `description` is missing\n" in err
+
+
+def test_c014_wrong_types(src: Path) -> None:
+    book = (src / "book.yaml").read_text()
+    book = book.replace("year: 2000", "year: soon").replace("2024-01-01", "yesterday")
+    book = book.replace("title: Tiny Companion", "title: 1984").replace("language: en", "language: english")
+    write(src / "book.yaml", book)
+    write(src / "characters.yaml", "- id: Kathy H\n  name: Kathy\n  description: The narrator.\n  spoilers: maybe\n")
+    write(src / "themes.yaml", "id: memory\n")
+    err = problems()
+    assert 'source/book.yaml:1:8: error C014: `title` must be text (found `1984`)\n    hint: put the value in quotes: "1984"\n' in err
+    assert "source/book.yaml:4:11: error C014: `language` is not valid (found `english`)\n" in err
+    assert "    hint: write a language tag such as `en`, `en-GB` or `fr`\n" in err
+    assert (
+        "source/book.yaml:6:12: error C014: `published` must be a date (found `yesterday`)\n"
+        "    hint: write it as YYYY-MM-DD, such as 2024-01-31\n"
+    ) in err
+    assert "source/book.yaml:11:9: error C014: `novel.year` must be a whole number (found `soon`)\n" in err
+    assert "source/characters.yaml:1:7: error C014: `id` is not valid (found `Kathy H`)\n" in err
+    assert "source/characters.yaml:4:13: error C014: `spoilers` must be true or false (found `maybe`)\n" in err
+    assert "source/themes.yaml:1:1: error C014: the file must be a list of entries, each starting with `- `" in err
+
+
+def test_c014_invalid_date(src: Path) -> None:
+    write(src / "book.yaml", (src / "book.yaml").read_text().replace("2024-01-01", "2024-13-45"))
+    assert "source/book.yaml:1: error C010: invalid value: month must be in 1..12\n" in problems()
+
+
+def test_c015_bad_front_matter(src: Path) -> None:
+    write(src / "chapters" / "02.md", "No front matter here.\n")
+    write(src / "chapters" / "03.md", "---\ntitle: Never closed\n\nBody.\n")
+    write(src / "chapters" / "04.md", "---\n---\n\nBody.\n")
+    write(src / "chapters" / "05.md", "---\n- a list\n---\n\nBody.\n")
+    write(src / "chapters" / "06.md", "---\ntitle: [x\n---\n\nBody.\n")
+    write(src / "chapters" / "07.md", "---\nsubtitle: no title\n---\n\nBody.\n")
+    err = problems()
+    hint = "    hint: start the file with ---, then `title: ...`, then ---\n"
+    assert "source/chapters/02.md:1:1: error C015: chapter has no front matter\n" + hint in err
+    assert (
+        "source/chapters/03.md:1:1: error C015: front matter is not closed\n"
+        "    hint: end the front matter with a line holding only ---\n"
+    ) in err
+    assert "source/chapters/04.md:1:1: error C015: front matter is empty; it needs `title:`\n" in err
+    assert "source/chapters/05.md:2:1: error C015: front matter must be `key: value` lines\n" in err
+    assert "source/chapters/06.md:3:1: error C010: expected ',' or ']', but got '<stream end>'" in err
+    assert "source/chapters/07.md:2:1: error C012: unknown key `subtitle`\n" in err
+    assert "source/chapters/07.md:2:1: error C013: required field `title` is missing\n" in err
+
+
+def test_c016_duplicate_and_reserved_ids(src: Path) -> None:
+    write(
+        src / "characters.yaml",
+        "- id: kathy\n  name: Kathy\n  description: A.\n- id: kathy\n  name: Kathy H.\n  description: B.\n",
+    )
+    write(src / "themes.yaml", "- id: glossary\n  title: Words\n  body: Text.\n")
+    chapter(src, "Text.\n", name="02-two.md", front="title: Two\nid: kathy\n")
+    err = problems()
+    assert (
+        "source/characters.yaml:4:7: error C016: id `kathy` is already used at source/chapters/02-two.md:1\n"
+        "    hint: every id must be unique across the companion\n"
+    ) in err
+    assert "source/characters.yaml:1:7: error C016: id `kathy` is already used at source/chapters/02-two.md:1\n" in err
+    assert "source/themes.yaml:1:7: error C016: id `glossary` is reserved for a section of the book\n" in err
+
+
+def test_c017_yaml_tags_refused(src: Path) -> None:
+    add(src, "about.yaml", "closing: !!python/object:os.system echo\n")
+    assert (
+        "source/about.yaml:3:10: error C017: YAML tag `tag:yaml.org,2002:python/object:os.system` is not allowed\n"
+        "    hint: remove the `!tag`; quote the value if it is text\n"
+    ) in problems()
+
+
+# --- Markdown content ---------------------------------------------------------------------------
+
+
+def test_c020_raw_html_in_chapter_at_its_line_and_column(src: Path) -> None:
+    chapter(src, "First paragraph.\n\nA line,\nthen <span onclick=\"steal()\">this</span>.\n\n<script>alert(1)</script>\n")
+    err = problems()
+    assert (
+        'source/chapters/01-one.md:8:6: error C020: raw HTML `<span onclick="steal()">` is not allowed\n'
+        "    hint: use Markdown instead of HTML\n"
+    ) in err
+    assert "source/chapters/01-one.md:10:1: error C020: raw HTML `<script>alert(1)</script>` is not allowed\n" in err
+    assert err.endswith("2 errors; nothing was written.\n")  # the closing </span> is not reported again
+
+
+def test_c020_raw_html_in_yaml_block_scalar_at_its_line(src: Path) -> None:
+    write(
+        src / "characters.yaml",
+        "- id: kathy\n  name: Kathy\n  description: |\n    Line one.\n    Line <b>two</b>.\n\n"
+        "    <iframe src=\"https://tracker.example/\"></iframe>\n",
+    )
+    err = problems()
+    assert "source/characters.yaml:5:10: error C020: raw HTML `<b>` is not allowed\n" in err
+    assert (
+        'source/characters.yaml:7:5: error C020: raw HTML `<iframe src="https://tracker.example/">…` is not allowed\n'
+    ) in err
+
+
+def test_c021_remote_and_file_links_refused_at_their_line(src: Path) -> None:
+    chapter(
+        src,
+        "Intro.\n\nSee [a](http://example.com/a) and\n[b](https://example.com/b), [c](ftp://example.com/c).\n\n"
+        "Also [d](file:///etc/passwd) and <https://autolink.example/>.\n",
+    )
+    err = problems()
+    remote = "    hint: books must not reach the network; write the address as plain text\n"
+    assert "source/chapters/01-one.md:7:9: error C021: remote address `http://example.com/a` is not allowed\n" + remote in err
+    assert "source/chapters/01-one.md:8:5: error C021: remote address `https://example.com/b` is not allowed\n" in err
+    assert "source/chapters/01-one.md:8:33: error C021: remote address `ftp://example.com/c` is not allowed\n" in err
+    assert (
+        "source/chapters/01-one.md:10:10: error C021: link to a file `file:///etc/passwd` is not allowed\n"
+        "    hint: link to another part of the companion with #id\n"
+    ) in err
+    assert "source/chapters/01-one.md:10:35: error C021: remote address `https://autolink.example/` is not allowed\n" in err
+
+
+def test_c021_image_paths_outside_source_refused(src: Path, tmp_path: Path) -> None:
+    (tmp_path / "secret.png").write_bytes(PNG_1PX)
+    (src / "images").mkdir()
+    (src / "images" / "link.png").symlink_to(tmp_path / "secret.png")
+    chapter(
+        src,
+        "Intro.\n\n![up](../../etc/passwd)\n\n![abs](/etc/passwd)\n\n![sym](images/link.png)\n\n"
+        "![remote](https://example.com/pixel.png)\n\n![file](file:///etc/passwd)\n\n![sneaky](images/../../secret.png)\n",
+    )
+    err = problems()
+    outside = "    hint: only files under source/ may be used\n"
+    assert "source/chapters/01-one.md:7:7: error C021: image `../../etc/passwd` is outside the companion's source folder\n" + outside in err
+    assert "source/chapters/01-one.md:9:8: error C021: image `/etc/passwd` is outside the companion's source folder\n" in err
+    assert "source/chapters/01-one.md:11:8: error C021: image `images/link.png` is outside the companion's source folder\n" in err
+    assert (
+        "source/chapters/01-one.md:13:11: error C021: image `https://example.com/pixel.png` is not a file under source/\n"
+        "    hint: copy the image into source/images/ and use a relative path\n"
+    ) in err
+    assert "source/chapters/01-one.md:15:9: error C021: image `file:///etc/passwd` is not a file under source/\n" in err
+    assert "source/chapters/01-one.md:17:11: error C021: image `images/../../secret.png` is outside" in err
+
+
+def test_c022_broken_cross_reference_with_did_you_mean(src: Path) -> None:
+    write(src / "characters.yaml", "- id: tommy\n  name: Tommy\n  description: |\n    Friend of\n    [Ruth](#ruth) and [Tommy](#tomy).\n")
+    err = problems()
+    assert "source/characters.yaml:5:12: error C022: no chapter, character, theme or term has id `ruth`\n" in err
+    assert (
+        "source/characters.yaml:5:31: error C022: no chapter, character, theme or term has id `tomy`\n"
+        "    hint: did you mean `#tommy`?\n"
+    ) in err
+
+
+def test_c023_unsafe_link_schemes(src: Path) -> None:
+    chapter(src, "Intro.\n\nClick [me](javascript:alert(1)), [data](data:text/html,hi) or [vb](vbscript:x).\n\n[mail](mailto:a@example.com) is fine.\n")
+    err = problems()
+    assert (
+        "source/chapters/01-one.md:7:12: error C023: `javascript:` links are not allowed\n"
+        "    hint: links may only point at #ids in the companion or at mailto: addresses\n"
+    ) in err
+    assert "source/chapters/01-one.md:7:41: error C023: `data:` links are not allowed\n" in err
+    assert "source/chapters/01-one.md:7:68: error C023: `vbscript:` links are not allowed\n" in err
+    assert "a@example.com" not in err
+
+
+def test_c024_undefined_footnote(src: Path) -> None:
+    chapter(src, "Intro.\n\nA claim.[^1] Another.[^2]\n\n[^1]: Defined.\n")
+    assert problems() == (
+        "source/chapters/01-one.md:7:22: error C024: footnote `[^2]` is used but never defined\n"
+        "1 error; nothing was written.\n"
+    )
+
+
+def test_c025_characters_the_fonts_cannot_show_warn(src: Path, tmp_path: Path) -> None:
+    make_tiny(tmp_path / "other", styles=True)
+    project = tmp_path / "other"
+    chapter(project / "source", "Intro.\n\nA smile 😀 and שלום.\n")
+    code, err = run_check(str(project / "source"))
+    assert code == 0
+    assert err.endswith(
+        "01-one.md:7:9: warning C025: the bundled fonts cannot show 😀 (U+1F600), ש (U+05E9), ל (U+05DC), "
+        "ו (U+05D5), ם (U+05DD)\n"
+        "    hint: a fallback font will be used, if the reader has one; consider rephrasing\n"
+    )
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+def test_c030_c031_c032_images(src: Path) -> None:
+    (src / "images").mkdir()
+    (src / "images" / "fake.png").write_text("not an image")
+    (src / "images" / "dot.png").write_bytes(PNG_1PX)
+    chapter(
+        src,
+        "Intro.\n\n![A map](images/missing.png)\n\n![A photo](images/fake.png)\n\n![](images/dot.png)\n\n"
+        "![A dot](images/dot.png) is fine. ![Spaced](images/my%20map.png)\n",
+    )
+    err = problems()
+    assert "source/chapters/01-one.md:7:10: error C030: image `images/missing.png` not found\n" in err
+    assert (
+        "source/chapters/01-one.md:9:12: error C032: image `images/fake.png`: not a JPEG, PNG or GIF image, "
+        "or a damaged one\n    hint: use JPEG, PNG, GIF or a clean SVG\n"
+    ) in err
+    assert (
+        "source/chapters/01-one.md:11:5: error C031: image `images/dot.png` has no alt text\n"
+        "    hint: write ![what the image shows](path)\n"
+    ) in err
+    assert "error C032: image path `images/my%20map.png` may use only letters, digits, . _ - and /\n" in err
+    assert err.endswith("4 errors; nothing was written.\n")
+
+
+def test_c034_svg_with_script(src: Path) -> None:
+    write(src / "images" / "map.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    write(src / "images" / "pi.svg", '<?xml-stylesheet href="http://x/a.css"?><svg xmlns="http://www.w3.org/2000/svg"/>')
+    chapter(src, "Intro.\n\n![A map](images/map.svg) ![Styled](images/pi.svg)\n")
+    err = problems()
+    assert "source/chapters/01-one.md:7:10: error C034: image `images/map.svg`: <script> element\n" in err
+    assert "source/chapters/01-one.md:7:36: error C034: image `images/pi.svg`: processing instruction <?xml-stylesheet?>\n" in err
+
+
+# --- the whole picture --------------------------------------------------------------------------
+
+
+def test_every_problem_in_every_file_in_one_run(src: Path) -> None:
+    write(src / "book.yaml", (src / "book.yaml").read_text().replace("slug:", "slugg:"))
+    write(src / "about.yaml", "overview: [oops\n")
+    write(src / "quotes.yaml", "- text: A.\n")
+    chapter(src, "See [nobody](#nobody) and <em>this</em>.\n")
+    err = problems()
+    codes = re.findall(r"^\S+: error (C\d{3}):", err, re.MULTILINE)
+    assert sorted(codes) == ["C010", "C012", "C013", "C013", "C020", "C022"], err
+    assert err.endswith("6 errors; nothing was written.\n")
+
+
+def test_no_false_broken_references_when_a_file_with_ids_failed(src: Path) -> None:
+    write(src / "characters.yaml", "- id: kathy\n  name: Kathy\n  description: The narrator.\n  age: 31\n")
+    chapter(src, "About [Kathy](#kathy), <em>really</em>.\n")
+    err = problems()
+    assert "C022" not in err
+    assert "source/chapters/01-one.md:5:24: error C020: raw HTML `<em>` is not allowed\n" in err
+
+
+def test_lines_in_chapters_count_from_the_file_not_the_body(src: Path) -> None:
+    front = "title: One\nepigraph:\n  text: Words.\n  source: Someone\n"
+    chapter(src, "\n\nPara.\n\n> quoted\n> and <u>underlined</u>\n", front=front)
+    assert "source/chapters/01-one.md:13:7: error C020: raw HTML `<u>` is not allowed\n" in problems()
+
+
+def test_folded_and_quoted_yaml_scalars_point_at_the_right_line(src: Path) -> None:
+    write(
+        src / "themes.yaml",
+        "- id: hope\n  title: Hope\n  body: >\n    folded text\n    that goes on\n    to [a link](https://x.example).\n"
+        '- id: fear\n  title: "Fear <i>x</i>"\n  body: Plain.\n',
+    )
+    err = problems()
+    assert "source/themes.yaml:6:17: error C021: remote address `https://x.example` is not allowed\n" in err
+    assert "source/themes.yaml:8:16: error C020: raw HTML `<i>` is not allowed\n" in err
+
+
+def test_no_traceback_for_garbage_files(src: Path) -> None:
+    (src / "book.yaml").write_bytes(bytes(range(256)) * 4)
+    (src / "about.yaml").write_bytes(b"\x00\x01\x02")
+    (src / "faq.yaml").write_text("? [a, b]\n: c\n---\nsecond: doc\n")
+    (src / "chapters" / "02.md").write_bytes(b"\xef\xbb\xbf---\r\ntitle: BOM and CRLF\r\n---\r\n\r\nFine.\r\n")
+    err = problems()
+    assert "source/book.yaml:2:118: error C003: invalid UTF-8 byte 0x80\n" in err
+    assert "source/about.yaml:1:1: error C008: control character U+0000 is not allowed\n" in err
+    assert (
+        "source/faq.yaml:3:1: error C010: expected a single document in the stream, but found another document\n"
+    ) in err
+    assert "02.md" not in err  # a byte-order mark and Windows line ends are fine
+
+
+def test_check_writes_nothing(src: Path, tmp_path: Path) -> None:
+    chapter(src, "<b>bold</b>\n")
+    before = sorted(p for p in tmp_path.rglob("*"))
+    problems()
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_load_raises_only_companion_errors_for_odd_yaml(src: Path) -> None:
+    for text in ("- a\n- b\n", "just a string\n", "1: 2\n", "title: {a: [b, {c: d}]}\n", "x: .nan\ny: 1e999\n"):
+        write(src / "book.yaml", text)
+        with pytest.raises(CompanionError):
+            load(src)
+
+
+# --- the catalogue ------------------------------------------------------------------------------
+
+
+def test_codes_table_lists_every_code() -> None:
+    table = codes_table()
+    lines = table.strip().splitlines()
+    assert lines[0] == "| code | severity | problem | what to do |"
+    assert len(lines) == 2 + len(CODES)
+    for name, code in CODES.items():
+        assert f"| {name} | {code.severity} | {code.summary} |" in table
+
+
+def test_every_code_used_in_the_source_is_catalogued_and_tested() -> None:
+    src = Path(__file__).resolve().parent.parent / "src" / "companion"
+    used = set()
+    for path in src.glob("*.py"):
+        if path.name == "codes.py":
+            continue
+        used |= set(re.findall(r'"([CP]\d{3})"', path.read_text(encoding="utf-8")))
+    assert used <= set(CODES)
+    tested = set(re.findall(r"error (C\d{3})|warning (C\d{3})", Path(__file__).read_text(encoding="utf-8")))
+    tested_codes = {a or b for a, b in tested}
+    emitted = {c for c in used if c.startswith("C")}
+    assert emitted - tested_codes == set()
