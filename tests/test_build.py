@@ -55,8 +55,15 @@ def pdf_body_text(reader: PdfReader, drop: set[str]) -> str:
 def test_all_outputs_exist(built: Path) -> None:
     names = sorted(p.name for p in built.iterdir())
     assert names == sorted(
-        [f"{SLUG}.epub", f"{SLUG}.kepub.epub", f"{SLUG}.pdf", f"{SLUG}-cover.pdf", f"{SLUG}-cover.jpg",
-         "catalog.xml", f"{SLUG}-thumbnail.jpg"]
+        [
+            f"{SLUG}.epub",
+            f"{SLUG}.kepub.epub",
+            f"{SLUG}.pdf",
+            f"{SLUG}-cover.pdf",
+            f"{SLUG}-cover.jpg",
+            "catalog.xml",
+            f"{SLUG}-thumbnail.jpg",
+        ]
     )
 
 

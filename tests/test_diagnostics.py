@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (expected diagnostics are kept whole, one per line, to read like the terminal)
 """Bad input through the real CLI: every problem at its line with its exact message, all in one run, exit 1.
 
 Each test breaks a tiny valid companion in one way and runs `companion check source` from the project
@@ -35,6 +36,7 @@ g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
 h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
 i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 """
+
 
 def png(width: int = 1, height: int = 1) -> bytes:
     import io
@@ -100,7 +102,9 @@ def test_c001_missing_source_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_c001_source_is_a_file(src: Path) -> None:
-    assert "source/book.yaml: error C001: source folder is a file, not a folder\n" in problems("source/book.yaml")
+    assert "source/book.yaml: error C001: source folder is a file, not a folder\n" in problems(
+        "source/book.yaml"
+    )
 
 
 def test_c002_required_file_missing(src: Path) -> None:
@@ -116,7 +120,10 @@ def test_c003_invalid_utf8_in_yaml_and_chapter(src: Path) -> None:
     (src / "about.yaml").write_bytes(b"overview: ok\nsetting: caf\xe9 au lait\n")
     (src / "chapters" / "02-two.md").write_bytes(b"---\ntitle: Two\n---\n\nFine.\nNot \xff fine.\n")
     err = problems()
-    assert "source/about.yaml:2:13: error C003: invalid UTF-8 byte 0xe9\n    hint: save the file as UTF-8\n" in err
+    assert (
+        "source/about.yaml:2:13: error C003: invalid UTF-8 byte 0xe9\n    hint: save the file as UTF-8\n"
+        in err
+    )
     assert "source/chapters/02-two.md:6:5: error C003: invalid UTF-8 byte 0xff\n" in err
 
 
@@ -147,7 +154,9 @@ def test_c005_huge_file_refused_quickly(src: Path) -> None:
 
 def test_c006_unreadable_file(src: Path) -> None:
     (src / "chapters" / "02-gone.md").symlink_to(src / "chapters" / "missing-target.md")
-    assert "source/chapters/02-gone.md: error C006: cannot read file: No such file or directory\n" in problems()
+    assert (
+        "source/chapters/02-gone.md: error C006: cannot read file: No such file or directory\n" in problems()
+    )
 
 
 def test_c007_deep_nesting_refused_quickly(src: Path) -> None:
@@ -216,7 +225,9 @@ def test_c012_unknown_key_with_did_you_mean(src: Path) -> None:
     err = problems()
     assert "source/book.yaml:3:1: error C012: unknown key `autor`\n    hint: did you mean `author`?\n" in err
     assert "source/book.yaml:12:3: error C012: unknown key `yaer`\n    hint: did you mean `year`?\n" in err
-    assert re.search(r"^source/book.yaml:13:1: error C012: unknown key `flavour`\n    hint: known keys: ", err, re.M)
+    assert re.search(
+        r"^source/book.yaml:13:1: error C012: unknown key `flavour`\n    hint: known keys: ", err, re.M
+    )
 
 
 def test_c012_unknown_key_in_front_matter(src: Path) -> None:
@@ -230,7 +241,10 @@ def test_c013_missing_required_field(src: Path) -> None:
     write(src / "book.yaml", (src / "book.yaml").read_text().replace("author: Test Author\n", ""))
     write(src / "characters.yaml", "- id: kathy\n  name: Kathy\n")
     err = problems()
-    assert "source/book.yaml:1:1: error C013: required field `author` is missing\n    hint: add `author: ...`\n" in err
+    assert (
+        "source/book.yaml:1:1: error C013: required field `author` is missing\n    hint: add `author: ...`\n"
+        in err
+    )
     assert "source/characters.yaml:1:3: error C013: required field `description` is missing\n" in err
 
 
@@ -239,10 +253,16 @@ def test_c014_wrong_types(src: Path) -> None:
     book = book.replace("year: 2000", "year: soon").replace("2024-01-01", "yesterday")
     book = book.replace("title: Tiny Companion", "title: 1984").replace("language: en", "language: english")
     write(src / "book.yaml", book)
-    write(src / "characters.yaml", "- id: Kathy H\n  name: Kathy\n  description: The narrator.\n  spoilers: maybe\n")
+    write(
+        src / "characters.yaml",
+        "- id: Kathy H\n  name: Kathy\n  description: The narrator.\n  spoilers: maybe\n",
+    )
     write(src / "themes.yaml", "id: memory\n")
     err = problems()
-    assert 'source/book.yaml:1:8: error C014: `title` must be text (found `1984`)\n    hint: put the value in quotes: "1984"\n' in err
+    assert (
+        'source/book.yaml:1:8: error C014: `title` must be text (found `1984`)\n    hint: put the value in quotes: "1984"\n'
+        in err
+    )
     assert "source/book.yaml:4:11: error C014: `language` is not valid (found `english`)\n" in err
     assert "    hint: write a language tag such as `en`, `en-GB` or `fr`\n" in err
     assert (
@@ -251,8 +271,13 @@ def test_c014_wrong_types(src: Path) -> None:
     ) in err
     assert "source/book.yaml:11:9: error C014: `novel.year` must be a whole number (found `soon`)\n" in err
     assert "source/characters.yaml:1:7: error C014: `id` is not valid (found `Kathy H`)\n" in err
-    assert "source/characters.yaml:4:13: error C014: `spoilers` must be true or false (found `maybe`)\n" in err
-    assert "source/themes.yaml:1:1: error C014: the file must be a list of entries, each starting with `- `" in err
+    assert (
+        "source/characters.yaml:4:13: error C014: `spoilers` must be true or false (found `maybe`)\n" in err
+    )
+    assert (
+        "source/themes.yaml:1:1: error C014: the file must be a list of entries, each starting with `- `"
+        in err
+    )
 
 
 def test_c014_invalid_date(src: Path) -> None:
@@ -293,7 +318,10 @@ def test_c016_duplicate_and_reserved_ids(src: Path) -> None:
         "source/characters.yaml:4:7: error C016: id `kathy` is already used at source/chapters/02-two.md:1\n"
         "    hint: every id must be unique across the companion\n"
     ) in err
-    assert "source/characters.yaml:1:7: error C016: id `kathy` is already used at source/chapters/02-two.md:1\n" in err
+    assert (
+        "source/characters.yaml:1:7: error C016: id `kathy` is already used at source/chapters/02-two.md:1\n"
+        in err
+    )
     assert "source/themes.yaml:1:7: error C016: id `glossary` is reserved for a section of the book\n" in err
 
 
@@ -309,13 +337,19 @@ def test_c017_yaml_tags_refused(src: Path) -> None:
 
 
 def test_c020_raw_html_in_chapter_at_its_line_and_column(src: Path) -> None:
-    chapter(src, "First paragraph.\n\nA line,\nthen <span onclick=\"steal()\">this</span>.\n\n<script>alert(1)</script>\n")
+    chapter(
+        src,
+        'First paragraph.\n\nA line,\nthen <span onclick="steal()">this</span>.\n\n<script>alert(1)</script>\n',
+    )
     err = problems()
     assert (
         'source/chapters/01-one.md:8:6: error C020: raw HTML `<span onclick="steal()">` is not allowed\n'
         "    hint: use Markdown instead of HTML\n"
     ) in err
-    assert "source/chapters/01-one.md:10:1: error C020: raw HTML `<script>alert(1)</script>` is not allowed\n" in err
+    assert (
+        "source/chapters/01-one.md:10:1: error C020: raw HTML `<script>alert(1)</script>` is not allowed\n"
+        in err
+    )
     assert err.endswith("2 errors; nothing was written.\n")  # the closing </span> is not reported again
 
 
@@ -323,12 +357,12 @@ def test_c020_raw_html_in_yaml_block_scalar_at_its_line(src: Path) -> None:
     write(
         src / "characters.yaml",
         "- id: kathy\n  name: Kathy\n  description: |\n    Line one.\n    Line <b>two</b>.\n\n"
-        "    <iframe src=\"https://tracker.example/\"></iframe>\n",
+        '    <iframe src="https://tracker.example/"></iframe>\n',
     )
     err = problems()
     assert "source/characters.yaml:5:10: error C020: raw HTML `<b>` is not allowed\n" in err
     assert (
-        'source/characters.yaml:7:5: error C020: raw HTML `<iframe src="https://tracker.example/">…` is not allowed\n'
+        'source/characters.yaml:7:5: error C020: raw HTML `<iframe src="https://tracker.example/"></iframe>` is not allowed\n'
     ) in err
 
 
@@ -340,14 +374,27 @@ def test_c021_remote_and_file_links_refused_at_their_line(src: Path) -> None:
     )
     err = problems()
     remote = "    hint: books must not reach the network; write the address as plain text\n"
-    assert "source/chapters/01-one.md:7:9: error C021: remote address `http://example.com/a` is not allowed\n" + remote in err
-    assert "source/chapters/01-one.md:8:5: error C021: remote address `https://example.com/b` is not allowed\n" in err
-    assert "source/chapters/01-one.md:8:33: error C021: remote address `ftp://example.com/c` is not allowed\n" in err
+    assert (
+        "source/chapters/01-one.md:7:9: error C021: remote address `http://example.com/a` is not allowed\n"
+        + remote
+        in err
+    )
+    assert (
+        "source/chapters/01-one.md:8:5: error C021: remote address `https://example.com/b` is not allowed\n"
+        in err
+    )
+    assert (
+        "source/chapters/01-one.md:8:33: error C021: remote address `ftp://example.com/c` is not allowed\n"
+        in err
+    )
     assert (
         "source/chapters/01-one.md:10:10: error C021: link to a file `file:///etc/passwd` is not allowed\n"
         "    hint: link to another part of the companion with #id\n"
     ) in err
-    assert "source/chapters/01-one.md:10:35: error C021: remote address `https://autolink.example/` is not allowed\n" in err
+    assert (
+        "source/chapters/01-one.md:10:35: error C021: remote address `https://autolink.example/` is not allowed\n"
+        in err
+    )
 
 
 def test_c021_image_paths_outside_source_refused(src: Path, tmp_path: Path) -> None:
@@ -361,21 +408,39 @@ def test_c021_image_paths_outside_source_refused(src: Path, tmp_path: Path) -> N
     )
     err = problems()
     outside = "    hint: only files under source/ may be used\n"
-    assert "source/chapters/01-one.md:7:7: error C021: image `../../etc/passwd` is outside the companion's source folder\n" + outside in err
-    assert "source/chapters/01-one.md:9:8: error C021: image `/etc/passwd` is outside the companion's source folder\n" in err
-    assert "source/chapters/01-one.md:11:8: error C021: image `images/link.png` is outside the companion's source folder\n" in err
+    assert (
+        "source/chapters/01-one.md:7:7: error C021: image `../../etc/passwd` is outside the companion's source folder\n"
+        + outside
+        in err
+    )
+    assert (
+        "source/chapters/01-one.md:9:8: error C021: image `/etc/passwd` is outside the companion's source folder\n"
+        in err
+    )
+    assert (
+        "source/chapters/01-one.md:11:8: error C021: image `images/link.png` is outside the companion's source folder\n"
+        in err
+    )
     assert (
         "source/chapters/01-one.md:13:11: error C021: image `https://example.com/pixel.png` is not a file under source/\n"
         "    hint: copy the image into source/images/ and use a relative path\n"
     ) in err
-    assert "source/chapters/01-one.md:15:9: error C021: image `file:///etc/passwd` is not a file under source/\n" in err
+    assert (
+        "source/chapters/01-one.md:15:9: error C021: image `file:///etc/passwd` is not a file under source/\n"
+        in err
+    )
     assert "source/chapters/01-one.md:17:11: error C021: image `images/../../secret.png` is outside" in err
 
 
 def test_c022_broken_cross_reference_with_did_you_mean(src: Path) -> None:
-    write(src / "characters.yaml", "- id: tommy\n  name: Tommy\n  description: |\n    Friend of\n    [Ruth](#ruth) and [Tommy](#tomy).\n")
+    write(
+        src / "characters.yaml",
+        "- id: tommy\n  name: Tommy\n  description: |\n    Friend of\n    [Ruth](#ruth) and [Tommy](#tomy).\n",
+    )
     err = problems()
-    assert "source/characters.yaml:5:12: error C022: no chapter, character, theme or term has id `ruth`\n" in err
+    assert (
+        "source/characters.yaml:5:12: error C022: no chapter, character, theme or term has id `ruth`\n" in err
+    )
     assert (
         "source/characters.yaml:5:31: error C022: no chapter, character, theme or term has id `tomy`\n"
         "    hint: did you mean `#tommy`?\n"
@@ -383,7 +448,10 @@ def test_c022_broken_cross_reference_with_did_you_mean(src: Path) -> None:
 
 
 def test_c023_unsafe_link_schemes(src: Path) -> None:
-    chapter(src, "Intro.\n\nClick [me](javascript:alert(1)), [data](data:text/html,hi) or [vb](vbscript:x).\n\n[mail](mailto:a@example.com) is fine.\n")
+    chapter(
+        src,
+        "Intro.\n\nClick [me](javascript:alert(1)), [data](data:text/html,hi) or [vb](vbscript:x).\n\n[mail](mailto:a@example.com) is fine.\n",
+    )
     err = problems()
     assert (
         "source/chapters/01-one.md:7:12: error C023: `javascript:` links are not allowed\n"
@@ -442,12 +510,20 @@ def test_c030_c031_c032_images(src: Path) -> None:
 
 
 def test_c034_svg_with_script(src: Path) -> None:
-    write(src / "images" / "map.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
-    write(src / "images" / "pi.svg", '<?xml-stylesheet href="http://x/a.css"?><svg xmlns="http://www.w3.org/2000/svg"/>')
+    write(
+        src / "images" / "map.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    )
+    write(
+        src / "images" / "pi.svg",
+        '<?xml-stylesheet href="http://x/a.css"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+    )
     chapter(src, "Intro.\n\n![A map](images/map.svg) ![Styled](images/pi.svg)\n")
     err = problems()
     assert "source/chapters/01-one.md:7:10: error C034: image `images/map.svg`: <script> element\n" in err
-    assert "source/chapters/01-one.md:7:36: error C034: image `images/pi.svg`: processing instruction <?xml-stylesheet?>\n" in err
+    assert (
+        "source/chapters/01-one.md:7:36: error C034: image `images/pi.svg`: processing instruction <?xml-stylesheet?>\n"
+        in err
+    )
 
 
 # --- the whole picture --------------------------------------------------------------------------
@@ -493,7 +569,9 @@ def test_no_traceback_for_garbage_files(src: Path) -> None:
     (src / "book.yaml").write_bytes(bytes(range(256)) * 4)
     (src / "about.yaml").write_bytes(b"\x00\x01\x02")
     (src / "faq.yaml").write_text("? [a, b]\n: c\n---\nsecond: doc\n")
-    (src / "chapters" / "02.md").write_bytes(b"\xef\xbb\xbf---\r\ntitle: BOM and CRLF\r\n---\r\n\r\nFine.\r\n")
+    (src / "chapters" / "02.md").write_bytes(
+        b"\xef\xbb\xbf---\r\ntitle: BOM and CRLF\r\n---\r\n\r\nFine.\r\n"
+    )
     err = problems()
     assert "source/book.yaml:2:118: error C003: invalid UTF-8 byte 0x80\n" in err
     assert "source/about.yaml:1:1: error C008: control character U+0000 is not allowed\n" in err
@@ -511,7 +589,13 @@ def test_check_writes_nothing(src: Path, tmp_path: Path) -> None:
 
 
 def test_load_raises_only_companion_errors_for_odd_yaml(src: Path) -> None:
-    for text in ("- a\n- b\n", "just a string\n", "1: 2\n", "title: {a: [b, {c: d}]}\n", "x: .nan\ny: 1e999\n"):
+    for text in (
+        "- a\n- b\n",
+        "just a string\n",
+        "1: 2\n",
+        "title: {a: [b, {c: d}]}\n",
+        "x: .nan\ny: 1e999\n",
+    ):
         write(src / "book.yaml", text)
         with pytest.raises(CompanionError):
             load(src)
@@ -541,3 +625,17 @@ def test_every_code_used_in_the_source_is_catalogued_and_tested() -> None:
     tested_codes = {a or b for a, b in tested}
     emitted = {c for c in used if c.startswith("C")}
     assert emitted - tested_codes == set()
+
+
+def test_c014_absurd_cover_text_refused_quickly(src: Path) -> None:
+    write(
+        src / "book.yaml",
+        (src / "book.yaml").read_text().replace("title: Tiny Companion", "title: " + "Long" * 40),
+    )
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 2
+    assert (
+        "source/book.yaml:1:8: error C014: `title` is too long for the cover (160 characters, longest word 160)\n"
+        "    hint: keep it under 300 characters and words under 100\n"
+    ) in err

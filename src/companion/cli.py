@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from . import __version__, pipeline
+from .codes import codes_table
 from .errors import CompanionError
+from .progress import reporter
 from .render import Edition
 
 EXIT_BUG = 70
@@ -45,11 +47,6 @@ def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _progress(stage: str) -> None:
-    if sys.stderr.isatty():
-        click.echo(f"  {stage}…", err=True)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="companion")
 @click.option("--debug", is_flag=True, help="Show a Python traceback for internal errors.")
@@ -78,9 +75,11 @@ def main(debug: bool) -> None:
 @click.option("--marks", is_flag=True, help="Add crop marks to the print interior.")
 @click.option(
     "--pdf-variant",
-    type=click.Choice(["pdf/x-3", "pdf/x-4", "pdf/ua-1", "pdf/a-3b"]),
-    default=None,
-    help="Write the interior as this PDF variant (default: a tagged PDF 1.7).",
+    type=click.Choice(["pdf/ua-1", "pdf/x-3", "pdf/x-4", "pdf/a-3b", "tagged"]),
+    default="pdf/ua-1",
+    show_default=True,
+    help="The interior's PDF variant: PDF/UA-1 (tagged, accessible), PDF/X-3 or X-4 for printers that ask "
+    "for it (CMYK output intent), PDF/A-3b for archiving, or a plain tagged PDF 1.7.",
 )
 @_handle_errors
 def build(
@@ -98,18 +97,25 @@ def build(
             param_hint="--format",
         )
     project = pipeline.Project.at(source)
-    result = pipeline.build(
-        project,
-        wanted,
-        Edition(spoilers=not no_spoilers),
-        marks=marks,
-        variant=pdf_variant,
-        progress=_progress,
-    )
+    with reporter(sys.stderr.isatty()) as progress:
+        result = pipeline.build(
+            project,
+            wanted,
+            Edition(spoilers=not no_spoilers),
+            marks=marks,
+            variant=None if pdf_variant == "tagged" else pdf_variant,
+            progress=progress,
+        )
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
     for path in pipeline.write(result, out_dir):
         click.echo(str(path))
+
+
+@main.command()
+def codes() -> None:
+    """List every diagnostic code with its severity, meaning and hint (Markdown)."""
+    click.echo(codes_table(), nl=False)
 
 
 @main.command()

@@ -15,8 +15,12 @@ from .render import Edition
 
 @click.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False), metavar="DIR")
-@click.option("--title", default="Your Novel", show_default=True,
-              help="The companion's title (also the novel's, until you change it); the slug comes from it.")
+@click.option(
+    "--title",
+    default="Your Novel",
+    show_default=True,
+    help="The companion's title (also the novel's, until you change it); the slug comes from it.",
+)
 @click.option("--author", default="Your Name", show_default=True, help="The companion's author.")
 @_handle_errors
 def new(folder: Path, title: str, author: str) -> None:
@@ -35,8 +39,13 @@ def new(folder: Path, title: str, author: str) -> None:
 
 @click.command()
 @click.argument("source", type=click.Path(path_type=Path), default=Path("source"))
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="Port on 127.0.0.1 to listen on; 0 picks a free one.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 to listen on; 0 picks a free one.",
+)
 @click.option("--no-spoilers", is_flag=True, help="Preview the spoiler-free edition.")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 @_handle_errors
@@ -48,5 +57,11 @@ def preview(source: Path, port: int, no_spoilers: bool, verbose: bool) -> None:
     problems the page lists each of them with its file and line, and the next good save brings
     the companion back. Ctrl-C stops.
     """
-    previewing.serve(source, port, edition=Edition(spoilers=not no_spoilers), verbose=verbose,
-                     announce=click.echo)
+    previewing.serve(
+        source,
+        port,
+        edition=Edition(spoilers=not no_spoilers),
+        verbose=verbose,
+        announce=click.echo,
+        warn=lambda text: click.echo(text, err=True),
+    )

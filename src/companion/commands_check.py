@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .cli import _handle_errors, _progress
-from .preflight import preflight as run_preflight
+from .cli import _handle_errors
+from .progress import reporter
 
 
 @click.command()
@@ -33,10 +33,13 @@ def preflight(files: tuple[Path, ...], no_ace: bool, any_fonts: bool, usage: boo
 
     Exits 1 when anything is found, 0 when every file is clean.
     """
+    from .preflight import preflight as run_preflight  # pypdf, pypdfium2: only when needed
+
     reports = []
-    for path in files:
-        _progress(f"preflight {path}")
-        reports.append(run_preflight(path, ace=not no_ace, any_fonts=any_fonts, usage=usage))
+    with reporter() as progress:
+        for path in files:
+            progress(f"preflight {path}")
+            reports.append(run_preflight(path, ace=not no_ace, any_fonts=any_fonts, usage=usage))
     findings = [d for report in reports for d in report.findings]
     if as_json:
         payload = [

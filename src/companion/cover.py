@@ -249,7 +249,7 @@ def _fit(
         document = html.render(stylesheets=[stylesheet])
         overflowing = [i for i, area in enumerate(areas) if not _fits(document, area)]
         if not overflowing:
-            return document.write_pdf(pdf_tags=True)
+            return document.write_pdf(pdf_variant="pdf/ua-1")
         for i in overflowing:
             if steps[i] + 1 >= len(SCALES):
                 raise CompanionError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ebooklib import epub
+from lxml import etree
 
 from . import markdown
 from .model import Book
@@ -113,7 +114,19 @@ def package(
             "raise_exceptions": True,
         },
     )
-    return repack(raw.getvalue())
+    data = raw.getvalue()
+    return repack(data, {OPF: _package_language(data, book.language)})
+
+
+OPF = "EPUB/content.opf"
+
+
+def _package_language(data: bytes, language: str) -> bytes:
+    """The OPF with `xml:lang` on <package> (ebooklib leaves it out; Ace wants it)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        root = etree.fromstring(archive.read(OPF))
+    root.set("{http://www.w3.org/XML/1998/namespace}lang", language)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def _uid(name: str) -> str:
@@ -162,8 +175,9 @@ def _metadata(
 
 def _summary(has_page_list: bool) -> str:
     text = (
-        "A text-only reading guide with a table of contents, headings in order, semantic structure, "
-        "footnotes as linked notes and alternative text for every image; no hazards."
+        "A reading guide whose content is all in text: the cover and every image have a text "
+        "alternative. It has a table of contents, headings in order, semantic structure and "
+        "footnotes as linked notes; no hazards."
     )
     if has_page_list:
         text += " Page numbers follow the print edition."
@@ -199,7 +213,7 @@ def repack(data: bytes, replace: Mapping[str, bytes] | None = None) -> bytes:
     replace = replace or {}
     source = zipfile.ZipFile(io.BytesIO(data))
     names = source.namelist()
-    first = [n for n in ("mimetype", "META-INF/container.xml", "EPUB/content.opf") if n in names]
+    first = [n for n in ("mimetype", "META-INF/container.xml", OPF) if n in names]
     order = first + sorted(n for n in names if n not in first)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:

@@ -61,7 +61,8 @@ class CompanionError(Exception):
     exit_code = 1
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
-        self.diagnostics = tuple(sorted(diagnostics, key=lambda d: (d.where, d.code, d.message)))
+        unique = dict.fromkeys(diagnostics)  # the same problem found twice is reported once
+        self.diagnostics = tuple(sorted(unique, key=lambda d: (d.where, d.code, d.message)))
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
 

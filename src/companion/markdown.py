@@ -67,6 +67,7 @@ def parser() -> MarkdownIt:
     md.add_render_rule("html_block", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
     md.add_render_rule("html_inline", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
     md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("link_close", _render_link_close)
     md.add_render_rule("image", _render_image)
     md.add_render_rule("footnote_ref", _render_footnote_ref)
     return md
@@ -79,13 +80,23 @@ def _escape_html(token: Token) -> str:
 def _render_link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
     token = tokens[idx]
     href = str(token.attrs.get("href", ""))
+    closers = env.setdefault("closers", [])
     if href.startswith("#"):
-        target = href[1:]
-        resolved = env.get("links", {}).get(target, href)
+        resolved = env.get("links", {}).get(href[1:])
+        if resolved is None:  # a target this edition leaves out: keep the words, drop the link
+            closers.append("</span>")
+            return '<span class="xref-unlinked">'
+        closers.append("</a>")
         return f'<a class="xref" href="{html.escape(resolved)}">'
+    closers.append("</a>")
     if href.startswith("mailto:"):
         return f'<a href="{html.escape(href)}">'
     return '<a class="refused">'  # validate refuses these; never emit the address
+
+
+def _render_link_close(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    closers = env.get("closers") or ["</a>"]
+    return str(closers.pop())
 
 
 def _render_image(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
@@ -148,7 +159,7 @@ def inspect(text: str) -> tuple[Reference, ...]:
 
 def _short(markup: str) -> str:
     text = " ".join(markup.split())
-    return text if len(text) <= 40 else text[:39] + "…"
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _first_line(text: str) -> str:
@@ -224,10 +235,10 @@ def _inline_note(rendered: str) -> str:
     return re.sub(r"</?p>", "", text).strip()
 
 
-def inline(text: str) -> str:
-    """Inline Markdown (a title, a name) as HTML, with typography."""
+def inline(text: str, links: Mapping[str, str] | None = None) -> str:
+    """Inline Markdown (a title, a name, a question) as HTML, with typography."""
     md = parser()
-    env: dict[str, Any] = {"links": {}, "images": {}, "prefix": "x", "target": "epub", "notes": {}}
+    env: dict[str, Any] = {"links": links or {}, "images": {}, "prefix": "x", "target": "epub", "notes": {}}
     return md.renderInline(text, env).strip()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .epub import PageBreak
-from .pdf import PrintLayout
+from .layout import PrintLayout
 from .render import RenderedBook, block_ids
 
 

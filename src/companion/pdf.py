@@ -10,13 +10,13 @@ import hashlib
 import io
 import re
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from weasyprint import CSS, HTML
 from weasyprint.document import Document
 
 from .fetcher import RestrictedFetcher
+from .layout import PrintLayout
 from .model import PrintSettings
 
 BLEED_IN = 0.125
@@ -35,17 +35,6 @@ GUTTER_EXTRA_IN = 0.3
 """Added to the minimum so that text sits comfortably clear of the binding."""
 CMYK_PROFILE = "icc/FOGRA39L-coated.icc"
 """Under styles/: the CMYK output profile a PDF/X variant declares (see styles/icc/README)."""
-
-
-@dataclass(frozen=True)
-class PrintLayout:
-    pdf: bytes
-    page_count: int
-    page_starts: tuple[tuple[str, int], ...]
-    """(element id, 1-based physical page) for every id, on the page where the element begins."""
-    folios: tuple[str, ...]
-    """The printed page number of each physical page ('' where none is printed)."""
-    inside_margin: float
 
 
 def inside_margin(page_count: int) -> float:

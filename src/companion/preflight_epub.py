@@ -78,7 +78,10 @@ _CUSTOM_PROPERTY = re.compile(r"(?<![\w-])--[A-Za-z_][\w-]*\s*:|\bvar\(")
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    """Safe (no entities, DTDs or network) and forgiving: EPUBCheck reports well-formedness itself."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True
+    )
 
 
 def check_epub(path: Path, *, ace: bool = True, usage: bool = False) -> list[Diagnostic]:
@@ -338,10 +341,13 @@ def _package(path: Path, archive: zipfile.ZipFile, readable: dict[str, bytes]) -
     if opf_name is None or opf_name not in readable:
         return [diagnostic(path, "P015", "no package document (META-INF/container.xml → OPF) found")]
     where = f"{path}/{opf_name}"
+    error = ""
     try:
         opf = etree.fromstring(readable[opf_name], _parser())
     except etree.XMLSyntaxError as exc:
-        return [diagnostic(where, "P015", f"the package document is not well-formed XML: {exc}")]
+        opf, error = None, str(exc)
+    if opf is None:
+        return [diagnostic(where, "P015", f"the package document cannot be read as XML: {error or 'empty'}")]
     found = []
     languages = [el.text for el in opf.iterfind(".//opf:metadata/dc:language", NS) if (el.text or "").strip()]
     if not languages:
@@ -373,6 +379,8 @@ def _document_language(path: Path, inner: str, data: bytes | None) -> list[Diagn
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError:
         return []  # EPUBCheck reports it
+    if root is None:
+        return []
     if not (root.get("lang") or root.get(XML_LANG) or "").strip():
         return [diagnostic(f"{path}/{inner}", "P007", "the document has no lang (or xml:lang) on <html>")]
     return []

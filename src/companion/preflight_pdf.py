@@ -268,7 +268,7 @@ def _variant(path: Path, reader: PdfReader) -> tuple[str, list[Diagnostic]]:
         names.append(f"PDF/UA-{part}")
         prefs = root.get("/ViewerPreferences")
         prefs = prefs.get_object() if prefs is not None else {}
-        if prefs.get("/DisplayDocTitle") is not True:
+        if not bool(prefs.get("/DisplayDocTitle", False)):
             found.append(diagnostic(path, "P017", f"declares PDF/UA-{part} but not /DisplayDocTitle true"))
     return " + ".join(names) or f"PDF {reader.pdf_header.removeprefix('%PDF-')}", found
 

@@ -57,14 +57,22 @@ class Snapshot:
     error: bytes | None = None
     """The error page, when the source has problems."""
     rendered: RenderedBook | None = None
+    problems: tuple[str, ...] = ()
+    """Each diagnostic as the command line prints it (errors, or warnings of a good build)."""
 
 
 class Preview:
     """The project, its current snapshot, and the condition event streams wait on."""
 
-    def __init__(self, project: pipeline.Project, edition: Edition | None = None) -> None:
+    def __init__(
+        self,
+        project: pipeline.Project,
+        edition: Edition | None = None,
+        on_rebuild: Callable[[Snapshot], None] | None = None,
+    ) -> None:
         self.project = project
         self.edition = edition or Edition()
+        self.on_rebuild = on_rebuild
         self.changed = threading.Condition()
         self.stopping = threading.Event()
         self.watching = threading.Event()
@@ -78,6 +86,8 @@ class Preview:
         with self.changed:
             self.snapshot = snapshot
             self.changed.notify_all()
+        if self.on_rebuild is not None:
+            self.on_rebuild(snapshot)
         return snapshot
 
     def wait_newer(self, since: int, timeout: float) -> int:
@@ -114,17 +124,30 @@ class Preview:
             images = {a.src: a.src for a in validated.assets} | {"@cover": COVER}
             rendered = render(validated, self.edition, "epub", images, stylesheets=epub.STYLESHEETS)
         except CompanionError as exc:
-            return Snapshot(version, files=files, error=error_page(exc.diagnostics, version))
+            problems = tuple(d.format() for d in exc.diagnostics)
+            return Snapshot(
+                version, files=files, error=error_page(exc.diagnostics, version), problems=problems
+            )
         except Exception as exc:  # a bug in companion: show it in the page instead of stopping
             message = f"internal error: {type(exc).__name__}: {exc}"
-            return Snapshot(version, files=files, error=error_page((), version, bug=message))
+            return Snapshot(
+                version, files=files, error=error_page((), version, bug=message), problems=(message,)
+            )
         for asset in validated.assets:
             files[f"/{asset.src}"] = (asset.path, asset.media_type)
-        return Snapshot(version, pages=pages(rendered, version), files=files, rendered=rendered)
+        return Snapshot(
+            version,
+            pages=pages(rendered, version),
+            files=files,
+            rendered=rendered,
+            problems=tuple(d.format() for d in validated.warnings),
+        )
 
     def _style_files(self) -> dict[str, tuple[Path, str]]:
         styles = self.project.styles
-        files = {f"/{name}": (styles / Path(name).name, "text/css; charset=utf-8") for name in epub.STYLESHEETS}
+        files = {
+            f"/{name}": (styles / Path(name).name, "text/css; charset=utf-8") for name in epub.STYLESHEETS
+        }
         fonts = styles / "fonts"
         if fonts.is_dir():
             for font in sorted(fonts.iterdir()):
@@ -180,9 +203,13 @@ def pages(rendered: RenderedBook, version: int) -> dict[str, bytes]:
     for index, document in enumerate(documents):
         links = [("/", "Contents")]
         if index > 0:
-            links.insert(0, (f"/{documents[index - 1].section.file}", "← " + plain(documents[index - 1].section.title)))
+            links.insert(
+                0, (f"/{documents[index - 1].section.file}", "← " + plain(documents[index - 1].section.title))
+            )
         if index + 1 < len(documents):
-            links.append((f"/{documents[index + 1].section.file}", plain(documents[index + 1].section.title) + " →"))
+            links.append(
+                (f"/{documents[index + 1].section.file}", plain(documents[index + 1].section.title) + " →")
+            )
         out[f"/{document.section.file}"] = _inject(document.html, _bar(links), version)
     items = "".join(
         f'<li><a href="/{html.escape(d.section.file)}">{html.escape(plain(d.section.title))}</a></li>'
@@ -207,16 +234,20 @@ def error_page(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], version: 
     rows = []
     for item in diagnostics:
         hint = item.hint or CODES[item.code].hint
+        where = html.escape(str(item.where))
         rows.append(
-            f'<li class="{html.escape(item.severity)}"><code class="where">{html.escape(str(item.where))}</code> '
+            f'<li class="{html.escape(item.severity)}"><code class="where">{where}</code> '
             f"<b>{html.escape(item.severity)} {html.escape(item.code)}</b>: {html.escape(item.message)}"
             + (f'<br /><span class="hint">hint: {html.escape(hint)}</span>' if hint else "")
             + "</li>"
         )
     if bug:
-        rows.append(f'<li class="error">{html.escape(bug)}<br /><span class="hint">hint: this is a bug in '
-                    "companion; run `companion build --debug` for details</span></li>")
+        rows.append(
+            f'<li class="error">{html.escape(bug)}<br /><span class="hint">hint: this is a bug in '
+            "companion; run `companion --debug build` for details</span></li>"
+        )
     count = f"{errors} error{'s' if errors != 1 else ''}" if not bug else "An internal error"
+    them = "it" if errors == 1 and not bug else "them"
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8" />'
         "<title>Preview: the source has problems</title><style>"
@@ -224,7 +255,7 @@ def error_page(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], version: 
         "h1{color:#a00;font-size:1.4em}li{margin:.6em 0}code.where{font-weight:bold}"
         ".hint{color:#555}li.warning b{color:#a60}li.error b{color:#a00}"
         "</style></head><body><h1>The source has problems</h1>"
-        f"<p>{count}. Fix {'it' if errors == 1 and not bug else 'them'} and save: this page reloads by itself.</p>"
+        f"<p>{count}. Fix {them} and save: this page reloads by itself.</p>"
         f'<ul class="diagnostics">{"".join(rows)}</ul></body></html>'
     )
     return _inject(page, "", version)
@@ -269,6 +300,11 @@ class PreviewHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _answer(self, body: bool) -> None:
+        port = self.server.server_address[1]
+        if (self.headers.get("Host") or "").lower() not in {f"{HOST}:{port}", f"localhost:{port}"}:
+            # only pages opened as 127.0.0.1 or localhost: another site's name (DNS rebinding) gets nothing
+            self._send(HTTPStatus.FORBIDDEN, b"forbidden\n", "text/plain; charset=utf-8", body)
+            return
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         preview = self.server.preview
@@ -282,14 +318,16 @@ class PreviewHandler(BaseHTTPRequestHandler):
             try:
                 data = file.read_bytes()
             except OSError:
-                self._send(HTTPStatus.NOT_FOUND, _not_found(snapshot.version), "text/html; charset=utf-8", body)
+                self._send(
+                    HTTPStatus.NOT_FOUND, _not_found(snapshot.version), "text/html; charset=utf-8", body
+                )
                 return
             self._send(HTTPStatus.OK, data, kind, body)
             return
         if path == f"/{COVER}":
-            data = preview.cover_jpeg()
-            if data is not None:
-                self._send(HTTPStatus.OK, data, "image/jpeg", body)
+            jpeg = preview.cover_jpeg()
+            if jpeg is not None:
+                self._send(HTTPStatus.OK, jpeg, "image/jpeg", body)
                 return
         if snapshot.error is not None and (path == "/" or path.endswith((".xhtml", ".html"))):
             self._send(HTTPStatus.OK, snapshot.error, "text/html; charset=utf-8", body)
@@ -372,6 +410,7 @@ def running(
     styles: Path | None = None,
     edition: Edition | None = None,
     verbose: bool = False,
+    on_rebuild: Callable[[Snapshot], None] | None = None,
 ) -> Iterator[PreviewServer]:
     """A serving preview (HTTP and watcher threads) for the `with` block; stopped and closed after."""
     project = pipeline.Project.at(source, styles)
@@ -379,6 +418,7 @@ def running(
         raise CompanionError([diagnostic(str(source), "C001", "source folder not found")])
     preview = Preview(project, edition)
     preview.rebuild()
+    preview.on_rebuild = on_rebuild
     try:
         server = PreviewServer((HOST, port), preview, verbose)
     except OSError as exc:
@@ -407,14 +447,25 @@ def serve(
     *,
     edition: Edition | None = None,
     verbose: bool = False,
-    announce: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
+    announce: Callable[[str], None] = print,
+    warn: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> None:
-    """Serve until Ctrl-C."""
-    with running(source, port, edition=edition, verbose=verbose) as server:
-        announce(f"Previewing {source} at {server.url} (reloads on every save; Ctrl-C stops)")
-        snapshot = server.preview.snapshot
+    """Serve until Ctrl-C; the diagnostics of each change go to `warn` as they would from `check`."""
+    had_errors = False
+
+    def report(snapshot: Snapshot) -> None:
+        nonlocal had_errors
+        for line in snapshot.problems:
+            warn(line)
         if snapshot.error is not None:
-            announce("The source has problems: the page lists them.")
+            warn("The source has problems: the preview lists them until the next good save.")
+        elif had_errors:
+            warn("The source is good again.")
+        had_errors = snapshot.error is not None
+
+    with running(source, port, edition=edition, verbose=verbose, on_rebuild=report) as server:
+        announce(f"Previewing {source} at {server.url} (reloads on every save; Ctrl-C stops)")
+        report(server.preview.snapshot)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

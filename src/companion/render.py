@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -170,6 +170,7 @@ def render(
     images: Mapping[str, str],
     stylesheets: tuple[str, ...] = (),
     page_breaks: Mapping[str, str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> RenderedBook:
     """Every section of the book as markup for `target`."""
     companion = validated.companion
@@ -196,20 +197,17 @@ def render(
         "standalone": target == "epub",
         "cover_image": images.get("@cover", ""),
     }
-    documents = tuple(
-        Document(
-            s,
-            number_blocks(
-                environment()
-                .get_template(f"{s.kind}.html")
-                .render(section=s, items=s.items, chapter=s.chapter, **common),
-                s.id,
-                page_breaks,
-            ),
+    documents = []
+    for number, s in enumerate(sections, start=1):
+        if progress is not None:
+            progress(markdown.plain(s.title), number, len(sections))
+        html = (
+            environment()
+            .get_template(f"{s.kind}.html")
+            .render(section=s, items=s.items, chapter=s.chapter, **common)
         )
-        for s in sections
-    )
-    return RenderedBook(validated, edition, target, sections, documents, links)
+        documents.append(Document(s, number_blocks(html, s.id, page_breaks)))
+    return RenderedBook(validated, edition, target, sections, tuple(documents), links)
 
 
 _BLOCK = re.compile(r"<(p|li|h[1-6]|dt|dd|blockquote|figure|pre)(\s[^>]*)?>")
@@ -262,6 +260,12 @@ def block_ids(html: str) -> list[str]:
 
 
 @pass_context
+def _inline(context: Any, text: str) -> Markup:
+    """Inline Markdown with cross-references resolved for this output (plain `#id` where none are known)."""
+    return Markup(markdown.inline(text, context.get("links", {})))
+
+
+@pass_context
 def _md(context: Any, text: str, prefix: str = "") -> Markup:
     fragment = markdown.to_html(
         text,
@@ -290,7 +294,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = _md
-    env.filters["inline"] = lambda text: Markup(markdown.inline(text))
+    env.filters["inline"] = _inline
     env.filters["plain"] = markdown.plain
     env.filters["groupby_part"] = _groupby_part
     return env

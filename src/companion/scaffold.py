@@ -25,19 +25,14 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from .codes import CODES, Code
 from .errors import CompanionError, diagnostic
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "scaffold"
 STYLE_FILES = ("base.css", "epub.css", "print.css", "cover.css")
 
-# The diagnostic for a folder `companion new` will not write into. It belongs in codes.py; registered
-# here only while the catalogue lacks it.
 NOT_EMPTY = "N001"
-CODES.setdefault(
-    NOT_EMPTY, Code("error", "folder for a new project is not empty", "name a new or empty folder")
-)
+"""The diagnostic for a folder `companion new` will not write into."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,9 @@ def styles_folder() -> Path:
     for candidate in (HERE.parents[1] / "styles", TEMPLATE / "styles"):
         if all((candidate / name).is_file() for name in STYLE_FILES) and (candidate / "fonts").is_dir():
             return candidate
-    raise FileNotFoundError(f"no styles to copy: neither {HERE.parents[1] / 'styles'} nor {TEMPLATE / 'styles'}")
+    raise FileNotFoundError(
+        f"no styles to copy: neither {HERE.parents[1] / 'styles'} nor {TEMPLATE / 'styles'}"
+    )
 
 
 def slugify(title: str) -> str:
@@ -73,7 +70,11 @@ def new_project(
         problems.append(diagnostic(str(root), NOT_EMPTY, "is a file, not a folder for a new project"))
     elif root.is_dir() and any(root.iterdir()):
         problems.append(
-            diagnostic(str(root), NOT_EMPTY, "folder is not empty; `companion new` writes only into a new or empty folder")
+            diagnostic(
+                str(root),
+                NOT_EMPTY,
+                "folder is not empty; `companion new` writes only into a new or empty folder",
+            )
         )
     if not title:
         problems.append(diagnostic(str(root), "C014", "--title must not be empty"))
@@ -115,7 +116,9 @@ def _fill_book(path: Path, title: str, author: str, slug: str, today: dt.date) -
     data["published"] = dt.date(today.year, today.month, today.day)
     data["modified"] = dt.date(today.year, today.month, today.day)
     stop = "" if author.endswith(".") else "."
-    data["rights"] = f"Text © {today.year} {author}{stop} Quotations from the novel are quoted for criticism and review."
+    data["rights"] = (
+        f"Text © {today.year} {author}{stop} Quotations from the novel are quoted for criticism and review."
+    )
     data["novel"]["title"] = title
     out = io.StringIO()
     yaml.dump(data, out)

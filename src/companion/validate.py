@@ -73,8 +73,9 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     """Cross-check `companion`; `styles` (default: styles/ beside the source folder) has the bundled fonts."""
     problems: list[Diagnostic] = []
     assets = _check_content(companion, styles, problems, ids_complete=True)
+    _check_styles(styles or Path(companion.root).resolve().parent / "styles", problems)
     fail_if(problems)
-    return Validated(companion, assets, tuple(problems))
+    return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
 
 def content_problems(companion: Companion, *, ids_complete: bool) -> list[Diagnostic]:
@@ -85,10 +86,35 @@ def content_problems(companion: Companion, *, ids_complete: bool) -> list[Diagno
     return problems
 
 
+MAX_COVER_TEXT = 300
+MAX_COVER_WORD = 100
+
+
+def _check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
+    """Absurd cover text is refused at once, before the cover layout tries to fit it at every size."""
+    book = companion.book
+    if book is None:
+        return
+    for name in ("title", "subtitle", "author"):
+        text = getattr(book, name)
+        longest = max((len(word) for word in text.split()), default=0)
+        if len(text) > MAX_COVER_TEXT or longest > MAX_COVER_WORD:
+            where = companion.sources.find(("book.yaml", name))
+            problems.append(
+                diagnostic(
+                    where,
+                    "C014",
+                    f"`{name}` is too long for the cover ({len(text)} characters, longest word {longest})",
+                    f"keep it under {MAX_COVER_TEXT} characters and words under {MAX_COVER_WORD}",
+                )
+            )
+
+
 def _check_content(
     companion: Companion, styles: Path | None, problems: list[Diagnostic], *, ids_complete: bool
 ) -> tuple[Asset, ...]:
     ids = _check_ids(companion, problems)
+    _check_cover_text(companion, problems)
     assets: dict[str, Asset] = {}
     root = Path(companion.root).resolve()
     lines: dict[str, list[str]] = {}
@@ -115,6 +141,45 @@ def _check_content(
         if coverage:
             _check_glyphs(text, where, coverage, lines, problems)
     return tuple(assets.values())
+
+
+_CSS_REFERENCE = re.compile(
+    r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""", re.IGNORECASE
+)
+
+
+def _check_styles(styles: Path, problems: list[Diagnostic]) -> None:
+    """Style sheets may load only files inside styles/ (fonts): no remote URL, no file: URL, no way out."""
+    if not styles.is_dir():
+        return
+    root = styles.resolve()
+    for sheet in sorted(styles.glob("*.css")):
+        try:
+            shown = str(sheet.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            shown = str(sheet)
+        try:
+            text = sheet.read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        for match in _CSS_REFERENCE.finditer(text):
+            target = match.group(1) if match.group(1) is not None else match.group(2)
+            line = text.count("\n", 0, match.start()) + 1
+            col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            where = Location(shown, line, col)
+            parts = urlsplit(target)
+            if target.startswith("#") or (parts.scheme == "data" and not match.group(0).startswith("@")):
+                continue
+            inside = (root / unquote(parts.path)).resolve().is_relative_to(root)
+            if parts.scheme or parts.netloc or target.startswith(("/", "\\")) or not inside or not target:
+                problems.append(
+                    diagnostic(
+                        where,
+                        "C021",
+                        f"style sheet loads `{target[:80]}`, which is outside styles/",
+                        "style sheets may use only files inside styles/, such as fonts/",
+                    )
+                )
 
 
 def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str]]) -> Location:

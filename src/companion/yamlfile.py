@@ -33,7 +33,15 @@ MAX_REPORTED = 10
 FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 """Characters XML 1.0 cannot hold (and DEL): they would break the EPUB, so they are refused at load."""
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("([\ud800-\udbff])([\udc00-\udfff])")
+
 Places = dict[tuple[Any, ...], Location]
+
+
+def _join_pair(match: re.Match[str]) -> str:
+    high, low = (ord(ch) for ch in match.groups())
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,14 @@ def _plain(
             items.append(_plain(value, (*key, index), places, shown, offset, problems))
         return items
     if isinstance(node, str):
+        if _SURROGATE.search(node):  # "\ud83d\ude00" escapes: join the pairs, as JSON does
+            node = _SURROGATE_PAIR.sub(_join_pair, node)
+            if _SURROGATE.search(node):
+                where = places.get(key, Location(shown, offset + 1))
+                problems.append(
+                    diagnostic(where, "C008", "an unpaired surrogate escape (\\ud800-\\udfff) is not allowed")
+                )
+                return str(node)
         if FORBIDDEN_CHARS.search(node):  # written as an escape (\0, \x01, \u0000) in a quoted string
             where = places.get(key, Location(shown, offset + 1))
             char = FORBIDDEN_CHARS.search(node)

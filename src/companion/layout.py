@@ -1,0 +1,38 @@
+"""The result of laying out the print interior, as a plain value (no WeasyPrint needed to hold it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PrintLayout:
+    pdf: bytes
+    page_count: int
+    page_starts: tuple[tuple[str, int], ...]
+    """(element id, 1-based physical page) for every id, on the page where the element begins."""
+    folios: tuple[str, ...]
+    """The printed page number of each physical page ('' where none is printed)."""
+    inside_margin: float
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "page_count": self.page_count,
+                "page_starts": self.page_starts,
+                "folios": self.folios,
+                "inside_margin": self.inside_margin,
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, meta: bytes, pdf: bytes) -> PrintLayout:
+        data = json.loads(meta)
+        return cls(
+            pdf=pdf,
+            page_count=int(data["page_count"]),
+            page_starts=tuple((str(ident), int(page)) for ident, page in data["page_starts"]),
+            folios=tuple(str(folio) for folio in data["folios"]),
+            inside_margin=float(data["inside_margin"]),
+        )
