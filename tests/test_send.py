@@ -134,6 +134,11 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def run_send(file: Path, smtp: str, *extra: str) -> Result:
+    """`companion send FILE --to me@kindle.com --from me@example.com --smtp SMTP EXTRA...`."""
+    return run("send", str(file), "--to", "me@kindle.com", "--from", "me@example.com", "--smtp", smtp, *extra)
+
+
 def attachment(message: EmailMessage) -> EmailMessage:
     parts = list(message.iter_attachments())
     assert len(parts) == 1
@@ -146,8 +151,7 @@ def test_epub_arrives_byte_for_byte(
     smtp_server: Callable[..., tuple[Recorder, str]], books: dict[str, Path]
 ) -> None:
     recorder, where = smtp_server()
-    result = run("send", str(books["epub"]), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", where, "--timeout", "10")  # fmt: skip
+    result = run_send(books["epub"], where, "--timeout", "10")
     assert result.exit_code == 0, result.output
     assert "sent never-let-me-go.epub" in result.stdout
     [(mail_from, rcpt_tos, message, encrypted)] = recorder.messages
@@ -199,18 +203,7 @@ def test_too_large_is_refused_before_connecting(
 
     monkeypatch.setattr(smtplib, "SMTP", no_connection)
     monkeypatch.setattr(smtplib, "SMTP_SSL", no_connection)
-    result = run(
-        "send",
-        str(big),
-        "--to",
-        "me@kindle.com",
-        "--from",
-        "me@example.com",
-        "--smtp",
-        where,
-        "--timeout",
-        "5",
-    )
+    result = run_send(big, where, "--timeout", "5")
     assert result.exit_code == 1
     assert "error D002" in result.stderr and "50 MB" in result.stderr
     assert "Traceback" not in result.output
@@ -230,8 +223,7 @@ def test_exactly_the_limit_is_accepted_locally(tmp_path: Path) -> None:
 def test_file_problems(tmp_path: Path, name: str, code: str) -> None:
     if name.endswith(".txt"):
         (tmp_path / name).write_text("hello")
-    result = run("send", str(tmp_path / name), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", f"127.0.0.1:{free_port()}")  # fmt: skip
+    result = run_send(tmp_path / name, f"127.0.0.1:{free_port()}")
     assert result.exit_code == 1
     assert f"error {code}" in result.stderr
     assert "Traceback" not in result.output
@@ -239,8 +231,7 @@ def test_file_problems(tmp_path: Path, name: str, code: str) -> None:
 
 def test_connection_refused(books: dict[str, Path]) -> None:
     where = f"127.0.0.1:{free_port()}"  # nothing listens there
-    result = run("send", str(books["epub"]), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", where, "--timeout", "5")  # fmt: skip
+    result = run_send(books["epub"], where, "--timeout", "5")
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith(f"{where}: error D004: cannot connect to {where}")
@@ -274,8 +265,7 @@ def test_login_with_password_from_env(
 ) -> None:
     recorder, where = smtp_server(auth=True, auth_required=True)
     monkeypatch.setenv("COMPANION_SMTP_PASSWORD", PASSWORD)
-    result = run("send", str(books["epub"]), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", where, "--user", USER, "--timeout", "5")  # fmt: skip
+    result = run_send(books["epub"], where, "--user", USER, "--timeout", "5")
     assert result.exit_code == 0, result.output
     assert recorder.logins == [USER]
     assert len(recorder.messages) == 1
@@ -290,8 +280,7 @@ def test_login_with_password_from_netrc(
     netrc.write_text(f'machine 127.0.0.1 login {USER} password "{PASSWORD}"\n')
     netrc.chmod(0o600)
     extra = ["--user", USER] if give_user else []
-    result = run("send", str(books["epub"]), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", where, *extra)  # fmt: skip
+    result = run_send(books["epub"], where, *extra)
     assert result.exit_code == 0, result.output
     assert recorder.logins == [USER]
     assert len(recorder.messages) == 1
@@ -303,18 +292,7 @@ def test_wrong_password(
     recorder, where = smtp_server(auth=True, auth_required=True)
     monkeypatch.setenv("COMPANION_SMTP_USER", USER)
     monkeypatch.setenv("COMPANION_SMTP_PASSWORD", "wrong")
-    result = run(
-        "send",
-        str(books["epub"]),
-        "--to",
-        "me@kindle.com",
-        "--from",
-        "me@example.com",
-        "--smtp",
-        where,
-        "--timeout",
-        "5",
-    )
+    result = run_send(books["epub"], where, "--timeout", "5")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"{where}: error D005: {where} refused the login for {USER}: 535")
     assert "wrong" not in result.stderr and "Traceback" not in result.output
@@ -322,8 +300,7 @@ def test_wrong_password(
 
 
 def test_user_without_password(books: dict[str, Path]) -> None:
-    result = run("send", str(books["epub"]), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", f"127.0.0.1:{free_port()}", "--user", USER)  # fmt: skip
+    result = run_send(books["epub"], f"127.0.0.1:{free_port()}", "--user", USER)
     assert result.exit_code == 1
     assert "error D005: no password for reader at 127.0.0.1" in result.stderr
 
@@ -341,8 +318,7 @@ def test_starttls_with_login(
     )  # fmt: skip
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # trust the test certificate
     monkeypatch.setenv("COMPANION_SMTP_PASSWORD", PASSWORD)
-    result = run("send", str(books["epub"]), "--to", "me@kindle.com", "--from", "me@example.com",
-                 "--smtp", where, "--user", USER, "--starttls")  # fmt: skip
+    result = run_send(books["epub"], where, "--user", USER, "--starttls")
     assert result.exit_code == 0, result.output
     assert "encrypted" in result.stdout
     [(_from, _to, message, encrypted)] = recorder.messages

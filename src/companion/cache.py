@@ -11,7 +11,8 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 from .write import write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
+MAX_CACHE_BYTES = 100 * 1024 * 1024
+"""The cache keeps the most recently used entries up to this size."""
 
 
 def digest(*parts: Any) -> str:
@@ -73,12 +76,93 @@ class Cache:
             return None
         path = self.folder / kind / f"{key}{suffix}"
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
+            os.utime(path)  # recently used entries survive prune()
+            return data
         except OSError:
             return None
+
+    def prune(self, max_bytes: int = MAX_CACHE_BYTES) -> None:
+        """Delete the least recently used entries until the cache holds at most `max_bytes`."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        with contextlib.suppress(OSError):
+            files = [p for p in self.folder.rglob("*") if p.is_file()]
+            entries = [(p.stat().st_mtime, p.stat().st_size, p) for p in files]
+            total = sum(size for _, size, _ in entries)
+            for _, size, path in sorted(entries, key=lambda entry: (entry[0], str(entry[2]))):
+                if total <= max_bytes:
+                    break
+                path.unlink(missing_ok=True)
+                total -= size
 
     def put(self, kind: str, key: str, suffix: str, data: bytes) -> None:
         if self.folder is None:
             return
         with contextlib.suppress(OSError):  # a read-only or full disk only costs speed
             write_atomic(self.folder / kind / f"{key}{suffix}", data)
+
+
+class Memo:
+    """Remembered results of a pure function of text, kept in one JSON file per kind.
+
+    Only the entries used by a build are saved back, so the file never grows past one book."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, Any] = {}
+        self.used: dict[str, Any] = {}
+        self.added = False
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                loaded = json.loads(path.read_bytes())
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+
+    def get(self, key: str) -> Any:
+        value = self.entries.get(key)
+        if value is not None:
+            self.used[key] = value
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = self.used[key] = value
+        self.added = True
+
+    def save(self) -> None:
+        if self.path is not None and (self.added or len(self.used) != len(self.entries)):
+            with contextlib.suppress(OSError):
+                write_atomic(self.path, json.dumps(self.used, sort_keys=True).encode())
+
+
+_MEMOS: ContextVar[dict[str, Memo] | None] = ContextVar("companion_memos", default=None)
+
+
+def memo(kind: str) -> Memo | None:
+    """The memo for `kind` in the build that is running, or None outside one."""
+    memos = _MEMOS.get()
+    if memos is None:
+        return None
+    if kind not in memos:
+        folder = _MEMO_FOLDER.get()
+        memos[kind] = Memo(folder / f"{kind}.json" if folder is not None else None)
+    return memos[kind]
+
+
+_MEMO_FOLDER: ContextVar[Path | None] = ContextVar("companion_memo_folder", default=None)
+
+
+@contextlib.contextmanager
+def memos(cache: Cache, *, save: bool = True) -> Iterator[None]:
+    """Make memos available to the code below (markdown inspection, YAML parsing); save them after
+    (`save=False` for commands that promise to write nothing)."""
+    folder_token = _MEMO_FOLDER.set(cache.folder / "memo" if cache.folder is not None else None)
+    token = _MEMOS.set({})
+    try:
+        yield
+        if save:
+            for item in (_MEMOS.get() or {}).values():
+                item.save()
+    finally:
+        _MEMOS.reset(token)
+        _MEMO_FOLDER.reset(folder_token)

@@ -72,6 +72,13 @@ def main(debug: bool) -> None:
     help="Folder for the outputs.",
 )
 @click.option("--no-spoilers", is_flag=True, help="Build the spoiler-free edition (<slug>-spoiler-free.*).")
+@click.option(
+    "--page-list/--no-page-list",
+    default=True,
+    show_default=True,
+    help="Give the EPUB the print edition's page numbers (lays out the print interior, or reuses the "
+    "cached layout). --no-page-list is faster for drafts.",
+)
 @click.option("--marks", is_flag=True, help="Add crop marks to the print interior.")
 @click.option(
     "--pdf-variant",
@@ -83,7 +90,13 @@ def main(debug: bool) -> None:
 )
 @_handle_errors
 def build(
-    source: Path, formats: str, out_dir: Path, no_spoilers: bool, marks: bool, pdf_variant: str | None
+    source: Path,
+    formats: str,
+    out_dir: Path,
+    no_spoilers: bool,
+    page_list: bool,
+    marks: bool,
+    pdf_variant: str | None,
 ) -> None:
     """Build the companion in SOURCE (default source/) into DIR (default dist/)."""
     wanted = (
@@ -104,6 +117,7 @@ def build(
             Edition(spoilers=not no_spoilers),
             marks=marks,
             variant=None if pdf_variant == "tagged" else pdf_variant,
+            page_list=page_list,
             progress=progress,
         )
     for warning in result.warnings:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from . import preview as previewing
 from . import scaffold
 from .cli import _handle_errors
 from .render import Edition
@@ -57,6 +56,8 @@ def preview(source: Path, port: int, no_spoilers: bool, verbose: bool) -> None:
     problems the page lists each of them with its file and line, and the next good save brings
     the companion back. Ctrl-C stops.
     """
+    from . import preview as previewing  # WeasyPrint and the watcher load only for a preview
+
     previewing.serve(
         source,
         port,

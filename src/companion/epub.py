@@ -222,5 +222,5 @@ def repack(data: bytes, replace: Mapping[str, bytes] | None = None) -> bytes:
             info.compress_type = zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            target.writestr(info, replace.get(name, source.read(name)), compresslevel=9)
+            target.writestr(info, replace.get(name, source.read(name)), compresslevel=6)
     return out.getvalue()

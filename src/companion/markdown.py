@@ -10,6 +10,8 @@ Raw HTML is never passed through: the validate stage refuses it, and the rendere
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import html
 import re
 from collections.abc import Mapping
@@ -20,6 +22,8 @@ from typing import Any, Literal
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.footnote import footnote_plugin
+
+from .cache import memo
 
 Target = Literal["epub", "print"]
 
@@ -121,12 +125,35 @@ def _render_footnote_ref(self: Any, tokens: list[Token], idx: int, options: Any,
     )
 
 
-def inspect(text: str) -> tuple[Reference, ...]:
-    """Everything `text` refers to, with the line offset of the block it stands in."""
-    found: list[Reference] = []
+@lru_cache(maxsize=16384)
+def _parsed(text: str) -> tuple[tuple[Token, ...], tuple[str, ...]]:
+    """The token stream of `text` and its defined footnote labels, parsed once per process
+    (validate inspects what render then renders). Nothing downstream mutates the tokens."""
     env: dict[str, Any] = {}
+    tokens = tuple(parser().parse(text, env))
+    return tokens, tuple(env.get("footnotes", {}).get("refs", {}))
+
+
+def inspect(text: str) -> tuple[Reference, ...]:
+    """Everything `text` refers to, with the line offset of the block it stands in (remembered across
+    builds by the text's hash when a build cache is active)."""
+    remembered = memo("inspect")
+    if remembered is None:
+        return _inspect(text)
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    hit = remembered.get(key)
+    if hit is not None:
+        return tuple(Reference(*fields) for fields in hit)
+    found = _inspect(text)
+    remembered.put(key, [dataclasses.astuple(ref) for ref in found])
+    return found
+
+
+def _inspect(text: str) -> tuple[Reference, ...]:
+    found: list[Reference] = []
     line = 0
-    for token in parser().parse(text, env):
+    tokens, defined = _parsed(text)
+    for token in tokens:
         if token.map:
             line = token.map[0]
         if token.type == "html_block":
@@ -151,8 +178,7 @@ def inspect(text: str) -> tuple[Reference, ...]:
                 alt = "".join(c.content for c in child.children or ())
                 src = str(child.attrs.get("src", ""))
                 found.append(Reference("image", src, line, alt.strip(), needle=src))
-    refs = env.get("footnotes", {}).get("refs", {})
-    for label in _undefined_footnotes(text, refs):
+    for label in _undefined_footnotes(text, defined):
         found.append(Reference("footnote", label, _line_of(text, f"[^{label}]"), needle=f"[^{label}]"))
     return tuple(found)
 
@@ -166,7 +192,7 @@ def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0][:40]
 
 
-def _undefined_footnotes(text: str, refs: Mapping[str, int]) -> list[str]:
+def _undefined_footnotes(text: str, refs: tuple[str, ...]) -> list[str]:
     used = re.findall(r"\[\^([^\]\s]+)\](?!:)", text)
     return sorted({label for label in used if f":{label}" not in refs})
 
@@ -187,8 +213,8 @@ def to_html(
     """Render block Markdown for `target`; footnote ids start with `prefix`."""
     md = parser()
     env: dict[str, Any] = {"links": links, "images": images, "prefix": prefix, "target": target, "notes": {}}
-    tokens = md.parse(text, env)
-    body, notes = _split_footnotes(tokens)
+    tokens, _ = _parsed(text)
+    body, notes = _split_footnotes(list(tokens))
     rendered_notes = {
         number: md.renderer.render(note_tokens, md.options, env).strip()
         for number, note_tokens in notes.items()

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import epub, kepub, opds
-from .cache import Cache, code_digest, digest, tree_digest
+from .cache import Cache, code_digest, digest, memos, tree_digest
 from .errors import Diagnostic
-from .fetcher import refusals_as_errors
 from .layout import PrintLayout
 from .load import load
 from .pagemap import page_map
@@ -56,9 +55,11 @@ class BuildResult:
     page_count: int = 0
 
 
-def check(project: Project) -> Validated:
-    """Load and validate only."""
-    return validate(load(project.source), project.styles)
+def check(project: Project, *, save_memos: bool = False) -> Validated:
+    """Load and validate only; remembered parses from earlier builds are used, and saved only when
+    `save_memos` (a build) asks for it, so that `companion check` writes nothing."""
+    with memos(Cache.for_project(project.source.parent), save=save_memos):
+        return validate(load(project.source), project.styles)
 
 
 def modified_time(validated: Validated) -> dt.datetime:
@@ -78,59 +79,39 @@ def build(
     *,
     marks: bool = False,
     variant: str | None = DEFAULT_VARIANT,
+    page_list: bool = True,
     progress: Progress = lambda _stage: None,
 ) -> BuildResult:
+    """Every requested output, in memory. The EPUB's print page list needs the print layout, so it is
+    laid out (or taken from the cache) whenever an EPUB is wanted, unless `page_list` is off."""
     progress("load")
-    validated = check(project)
-    book = validated.companion.book
-    slug = book.slug + edition.suffix
+    validated = check(project, save_memos=True)
+    slug = validated.companion.book.slug + edition.suffix
     cache = Cache.for_project(project.source.parent)
     wanted = set(formats)
-    outputs: list[Output] = []
-    progress("render print")
-    print_images = {a.src: a.path.as_uri() for a in validated.assets}
     item = getattr(progress, "item", None)
-    printed = render(validated, edition, "print", print_images, progress=item)
-    progress("lay out PDF")
-    layout = _print_layout(project, cache, validated, print_document(printed), marks=marks, variant=variant)
-    if "pdf" in wanted:
-        outputs.append(Output(f"{slug}.pdf", layout.pdf))
+    outputs: list[Output] = []
+    printed = layout = None
+    if {"pdf", "cover"} & wanted or ({"epub", "kepub"} & wanted and page_list):
+        progress("render print")
+        print_images = {a.src: a.path.as_uri() for a in validated.assets}
+        printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
+        progress("lay out PDF")
+        layout = _print_layout(
+            project, cache, validated, print_document(printed), marks=marks, variant=variant
+        )
+        if "pdf" in wanted:
+            outputs.append(Output(f"{slug}.pdf", layout.pdf))
     front = b""
     if {"epub", "kepub", "cover"} & wanted:
         progress("cover")
-        front = _cached(
-            cache,
-            "cover",
-            digest(_cover_key(project, validated, edition), "front"),
-            ".jpg",
-            lambda: _cover().front_jpeg(book, project.styles, edition_note=edition.note),
-        )
-    if "cover" in wanted:
-        review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
-        wrap_key = digest(
-            _cover_key(project, validated, edition),
-            "wrap",
-            layout.page_count,
-            review.model_dump() if review else None,
-        )
-        outputs.append(
-            Output(
-                f"{slug}-cover.pdf",
-                _cached(
-                    cache,
-                    "cover",
-                    wrap_key,
-                    ".pdf",
-                    lambda: _cover().wrap_pdf(
-                        book, review, layout.page_count, project.styles, edition_note=edition.note
-                    ),
-                ),
-            )
-        )
+        front = _front_cover(project, cache, validated, edition)
+    if "cover" in wanted and layout is not None:
+        outputs.append(Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout)))
         outputs.append(Output(f"{slug}-cover.jpg", front))
     if {"epub", "kepub"} & wanted:
         progress("render EPUB")
-        pages = page_map(printed, layout)
+        pages = page_map(printed, layout) if printed is not None and layout is not None else None
         images = {a.src: a.src for a in validated.assets} | {"@cover": "cover/cover.jpg"}
         rendered = render(
             validated,
@@ -138,8 +119,9 @@ def build(
             "epub",
             images,
             stylesheets=epub.STYLESHEETS,
-            page_breaks=pages.breaks,
+            page_breaks=pages.breaks if pages else None,
             progress=item,
+            cache=cache,
         )
         resources = [
             epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
@@ -147,12 +129,46 @@ def build(
             *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
         ]
         progress("package EPUB")
-        data = epub.package(rendered, resources, modified=modified_time(validated), page_list=pages.page_list)
+        data = epub.package(
+            rendered, resources, modified=modified_time(validated), page_list=pages.page_list if pages else ()
+        )
         if "epub" in wanted:
             outputs.append(Output(f"{slug}.epub", data))
         if "kepub" in wanted:
             outputs.append(Output(f"{slug}.kepub.epub", kepub.kepubify(data)))
-    return BuildResult(tuple(outputs), validated.warnings, layout.page_count)
+    cache.prune()
+    return BuildResult(tuple(outputs), validated.warnings, layout.page_count if layout else 0)
+
+
+def _front_cover(project: Project, cache: Cache, validated: Validated, edition: Edition) -> bytes:
+    book = validated.companion.book
+    return _cached(
+        cache,
+        "cover",
+        digest(_cover_key(project, validated, edition), "front"),
+        ".jpg",
+        lambda: _cover().front_jpeg(book, project.styles, edition_note=edition.note),
+    )
+
+
+def _wrap_cover(
+    project: Project, cache: Cache, validated: Validated, edition: Edition, layout: PrintLayout
+) -> bytes:
+    book = validated.companion.book
+    review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
+    key = digest(
+        _cover_key(project, validated, edition),
+        "wrap",
+        layout.page_count,
+        review.model_dump() if review else None,
+    )
+    return _cached(
+        cache,
+        "cover",
+        key,
+        ".pdf",
+        lambda: _cover().wrap_pdf(book, review, layout.page_count, project.styles, edition_note=edition.note),
+    )
 
 
 def _cover() -> Any:
@@ -173,6 +189,8 @@ def _cover_key(project: Project, validated: Validated, edition: Edition) -> str:
 def _cached(cache: Cache, kind: str, key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
     data = cache.get(kind, key, suffix)
     if data is None:
+        from .fetcher import refusals_as_errors  # WeasyPrint loads only when something is drawn
+
         with refusals_as_errors():
             data = make()
         cache.put(kind, key, suffix, data)
@@ -200,6 +218,7 @@ def _print_layout(
         except (ValueError, KeyError, TypeError):
             pass
     from . import pdf
+    from .fetcher import refusals_as_errors
 
     with refusals_as_errors():
         layout = pdf.layout(

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from markupsafe import Markup
 
 from . import markdown
+from .cache import Cache, code_digest, digest
 from .markdown import Target
 from .model import Companion, Question, Spoilable
 from .validate import Validated
@@ -171,6 +172,7 @@ def render(
     stylesheets: tuple[str, ...] = (),
     page_breaks: Mapping[str, str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    cache: Cache | None = None,
 ) -> RenderedBook:
     """Every section of the book as markup for `target`."""
     companion = validated.companion
@@ -197,16 +199,25 @@ def render(
         "standalone": target == "epub",
         "cover_image": images.get("@cover", ""),
     }
+    shared = digest(code_digest(), repr(common), repr(sorted((page_breaks or {}).items())))
     documents = []
     for number, s in enumerate(sections, start=1):
         if progress is not None:
             progress(markdown.plain(s.title), number, len(sections))
+        key = digest(shared, repr(s))
+        cached = cache.get("sections", key, ".html") if cache is not None else None
+        if cached is not None:
+            documents.append(Document(s, cached.decode("utf-8")))
+            continue
         html = (
             environment()
             .get_template(f"{s.kind}.html")
             .render(section=s, items=s.items, chapter=s.chapter, **common)
         )
-        documents.append(Document(s, number_blocks(html, s.id, page_breaks)))
+        html = number_blocks(html, s.id, page_breaks)
+        if cache is not None:
+            cache.put("sections", key, ".html", html.encode("utf-8"))
+        documents.append(Document(s, html))
     return RenderedBook(validated, edition, target, sections, tuple(documents), links)
 
 

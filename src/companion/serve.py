@@ -8,72 +8,40 @@ slashes, backslashes, absolute paths, dotfiles and symlinks leading out of the f
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
-import socket
 import sys
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from . import opds
 from .errors import CompanionError, diagnostic
+from .httpbase import QuietHandler, QuietServer, listen
 
 FEED_PATHS = {"/", "/catalog.xml", "/opds", "/opds/"}
 CHUNK = 256 * 1024
 
 
-class CatalogServer(ThreadingHTTPServer):
-    """A threading HTTP server with the folder and the verbosity the handler needs."""
-
-    daemon_threads = True
-    allow_reuse_address = True
+class CatalogServer(QuietServer):
+    """A quiet threading HTTP server with the folder the handler needs."""
 
     def __init__(self, address: tuple[str, int], folder: Path, verbose: bool = False) -> None:
         self.folder = folder
-        self.verbose = verbose
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, CatalogHandler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else str(host)
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if self.verbose:
-            super().handle_error(request, client_address)
+        super().__init__(address, CatalogHandler, verbose)
 
 
-class CatalogHandler(BaseHTTPRequestHandler):
+class CatalogHandler(QuietHandler):
     server: CatalogServer
     server_version = "companion"
-    sys_version = ""
-
-    def do_GET(self) -> None:
-        self._answer(body=True)
-
-    def do_HEAD(self) -> None:
-        self._answer(body=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
 
     def _answer(self, body: bool) -> None:
         path = _request_path(self.path)
         if path in FEED_PATHS:
             data = opds.catalog_xml(self.server.folder)
-            self._headers(opds.FEED_TYPE, len(data), extra={"Cache-Control": "no-cache"})
-            if body:
-                self.wfile.write(data)
+            self.send_bytes(HTTPStatus.OK, opds.FEED_TYPE, data, body, {"Cache-Control": "no-cache"})
             return
         name = _file_name(path)
         target = opds.listing(self.server.folder).get(name) if name else None
@@ -90,21 +58,14 @@ class CatalogHandler(BaseHTTPRequestHandler):
             disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
             if name.isascii() and '"' not in name:
                 disposition = f'attachment; filename="{name}"; ' + disposition.split("; ", 1)[1]
-            self._headers(opds.content_type(name), size, extra={"Content-Disposition": disposition})
+            self.start_response(
+                HTTPStatus.OK, opds.content_type(name), size, {"Content-Disposition": disposition}
+            )
             if body:
                 try:
                     shutil.copyfileobj(handle, self.wfile, CHUNK)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
-
-    def _headers(self, kind: str, length: int, extra: dict[str, str] | None = None) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(length))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
 
 
 def _size(handle: Any) -> int:
@@ -140,13 +101,7 @@ def make_server(
     """A bound server for `folder` (not yet serving); CompanionError when it cannot be made."""
     if not folder.is_dir():
         raise CompanionError([diagnostic(folder, "D010", f"{folder} is not a folder")])
-    try:
-        return CatalogServer((host, port), folder, verbose)
-    except OSError as exc:
-        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise CompanionError(
-            [diagnostic(f"{host}:{port}", "D011", f"cannot listen on {host}:{port}: {reason}")]
-        ) from None
+    return listen(lambda: CatalogServer((host, port), folder, verbose), host, port)
 
 
 def serve(

@@ -7,6 +7,9 @@ Absurd input is refused before it costs time or memory: files over 2 MB, YAML an
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
+from .cache import memo
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -152,7 +156,60 @@ def _screen(yaml: YAML, text: str, shown: str, offset: int) -> None:
 
 
 def parse_yaml(text: str, shown: str, first_line: int = 1) -> Parsed:
-    """Parse YAML text that starts at `first_line` of file `shown`; refuse anchors, aliases and tags."""
+    """Parse YAML text that starts at `first_line` of file `shown`; refuse anchors, aliases and tags.
+
+    A successful parse is remembered across builds (by the text's hash) when a build cache is active."""
+    remembered = memo("yaml")
+    if remembered is None:
+        return _parse_yaml(text, shown, first_line)
+    key = hashlib.sha256(f"{shown}\0{first_line}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+    hit = remembered.get(key)
+    if hit is not None:
+        with contextlib.suppress(KeyError, TypeError, ValueError, IndexError):
+            return Parsed(
+                _thaw(hit["data"]),
+                {tuple(k): Location(*where) for k, where in hit["places"]},
+            )
+    parsed = _parse_yaml(text, shown, first_line)
+    remembered.put(
+        key,
+        {
+            "data": _freeze(parsed.data),
+            "places": [[list(k), [w.path, w.line, w.col]] for k, w in parsed.places.items()],
+        },
+    )
+    return parsed
+
+
+_DATE, _DATETIME = "\u0000date", "\u0000datetime"
+
+
+def _freeze(value: Any) -> Any:
+    """Plain YAML data as JSON (dates tagged)."""
+    if isinstance(value, dict):
+        return {k: _freeze(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_freeze(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return {_DATETIME: value.isoformat()}
+    if isinstance(value, dt.date):
+        return {_DATE: value.isoformat()}
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_DATE}:
+            return dt.date.fromisoformat(value[_DATE])
+        if set(value) == {_DATETIME}:
+            return dt.datetime.fromisoformat(value[_DATETIME])
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _parse_yaml(text: str, shown: str, first_line: int) -> Parsed:
     offset = first_line - 1
     yaml = _yaml()
     try:

@@ -1,0 +1,105 @@
+"""What `companion serve` and `companion preview` share as HTTP servers: a threading server that stays
+quiet unless verbose, a handler that answers GET and HEAD the same way, and binding with a diagnostic."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+from .errors import CompanionError, diagnostic
+
+S = TypeVar("S", bound=ThreadingHTTPServer)
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server (IPv4 or IPv6) that reports handler errors only when verbose."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], verbose: bool = False
+    ) -> None:
+        self.verbose = verbose
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """GET and HEAD both go to `_answer(body)`; requests are logged only when the server is verbose."""
+
+    server: QuietServer
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def _answer(self, body: bool) -> None:
+        raise NotImplementedError
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def start_response(
+        self,
+        status: HTTPStatus,
+        content_type: str,
+        length: int,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """The status line and headers of a response of `length` bytes (never sniffed by browsers)."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (extra_headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def send_bytes(
+        self,
+        status: HTTPStatus,
+        content_type: str,
+        data: bytes,
+        body: bool,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """A whole response; `data` is written only when `body` (not for HEAD). A client that hung up
+        closes the connection instead of raising."""
+        self.start_response(status, content_type, len(data), extra_headers)
+        if body:
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+
+def listen(make: Callable[[], S], host: str, port: int) -> S:
+    """`make()` (a server binding host:port), with a failure to bind as diagnostic D011."""
+    try:
+        return make()
+    except OSError as exc:
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise CompanionError(
+            [diagnostic(f"{host}:{port}", "D011", f"cannot listen on {host}:{port}: {reason}")]
+        ) from None
