@@ -41,12 +41,16 @@ check: $(OUTPUTS)
 	$(BIN)/companion preflight dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 	$(BIN)/mypy
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python tools/bench.py
 
 clean:
 	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache

@@ -26,9 +26,8 @@ def interior(path: Path, pages: list[int]) -> None:
     sheet = Image.new("RGB", (len(images) * width + (len(images) + 1) * gap, height + 2 * gap), "#d8d4cc")
     for n, image in enumerate(images):
         sheet.paste(image, (gap + n * (width + gap), gap))
-        ImageDraw.Draw(sheet).rectangle(
-            [gap + n * (width + gap) - 1, gap - 1, gap + n * (width + gap) + width, gap + height], outline="#9a958c"
-        )
+        left = gap + n * (width + gap)
+        ImageDraw.Draw(sheet).rectangle([left - 1, gap - 1, left + width, gap + height], outline="#9a958c")
     sheet.save(DOCS / "interior.png", optimize=True)
 
 

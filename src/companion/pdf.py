@@ -15,9 +15,12 @@ from pathlib import Path
 from weasyprint import CSS, HTML
 from weasyprint.document import Document
 
+from . import pdfspeed
 from .fetcher import RestrictedFetcher
 from .layout import PrintLayout
 from .model import PrintSettings
+
+pdfspeed.install()
 
 BLEED_IN = 0.125
 OUTSIDE_IN = 0.6
