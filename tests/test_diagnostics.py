@@ -8,6 +8,7 @@ folder, so paths print as the user would see them (`source/book.yaml:3:1: error 
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -639,3 +640,35 @@ def test_c014_absurd_cover_text_refused_quickly(src: Path) -> None:
         "source/book.yaml:1:8: error C014: `title` is too long for the cover (160 characters, longest word 160)\n"
         "    hint: keep it under 300 characters and words under 100\n"
     ) in err
+
+
+def build_pdf(tmp_path: Path) -> tuple[int, str]:
+    """Build the tiny companion's PDF through the CLI; the exit code and stderr."""
+    if not (tmp_path / "styles").exists():
+        shutil.copytree(Path(__file__).resolve().parent.parent / "styles", tmp_path / "styles")
+    result = CliRunner().invoke(main, ["build", "source", "--format", "pdf", "--out", "dist"], catch_exceptions=False)
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stderr
+
+
+@pytest.mark.slow
+def test_c033_low_resolution_image_is_a_warning_naming_it(src: Path, tmp_path: Path) -> None:
+    (src / "images").mkdir()
+    (src / "images" / "small.png").write_bytes(png(120, 80))
+    chapter(src, "Some text.\n\n![A small picture](images/small.png)\n")
+    code, err = build_pdf(tmp_path)
+    assert code == 0, err
+    assert "source/images/small.png: warning C033: image `images/small.png` prints at 96 dpi; print needs 300" in err
+
+
+@pytest.mark.slow
+def test_c036_a_line_past_its_measure_is_reported(src: Path, tmp_path: Path) -> None:
+    chapter(src, "Some text " + "x" * 300 + " and more.\n")
+    code, err = build_pdf(tmp_path)
+    assert code == 0, err
+    assert "C036" not in err  # the bundled styles break a word too long for any line
+    with (tmp_path / "styles" / "print.css").open("a", encoding="utf-8") as css:
+        css.write("p { white-space: nowrap; overflow-wrap: normal; }\n")
+    code, err = build_pdf(tmp_path)
+    assert code == 0, err
+    assert re.search(r"tiny\.pdf: warning C036: page \d+: a line runs past its measure: `Some text xxxxx", err)

@@ -62,6 +62,7 @@ CODES: dict[str, Code] = {
     "C032": Code("error", "file is not a supported image", "use JPEG, PNG, GIF or a clean SVG"),
     "C033": Code("warning", "image resolution too low for print"),
     "C034": Code("error", "SVG contains scripts or external references"),
+    "C036": Code("warning", "a printed line runs past its measure", "break the long word or shorten it"),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

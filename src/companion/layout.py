@@ -15,6 +15,10 @@ class PrintLayout:
     folios: tuple[str, ...]
     """The printed page number of each physical page ('' where none is printed)."""
     inside_margin: float
+    overflows: tuple[tuple[int, str], ...] = ()
+    """(page, text) of every line whose text runs past its measure."""
+    image_dpi: tuple[tuple[str, int], ...] = ()
+    """(src, effective dpi at the printed size) of every raster image."""
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -23,6 +27,8 @@ class PrintLayout:
                 "page_starts": self.page_starts,
                 "folios": self.folios,
                 "inside_margin": self.inside_margin,
+                "overflows": self.overflows,
+                "image_dpi": self.image_dpi,
             }
         ).encode()
 
@@ -35,4 +41,6 @@ class PrintLayout:
             page_starts=tuple((str(ident), int(page)) for ident, page in data["page_starts"]),
             folios=tuple(str(folio) for folio in data["folios"]),
             inside_margin=float(data["inside_margin"]),
+            overflows=tuple((int(page), str(text)) for page, text in data["overflows"]),
+            image_dpi=tuple((str(src), int(dpi)) for src, dpi in data["image_dpi"]),
         )

@@ -11,6 +11,7 @@ import io
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 from weasyprint import CSS, HTML
 from weasyprint.document import Document
@@ -88,7 +89,43 @@ def layout(
     out = io.BytesIO()
     doc.write_pdf(out, pdf_tags=True, pdf_variant=variant, pdf_identifier=variant is not None)
     data = fixed_document_id(out.getvalue()) if variant in ("pdf/x-4", "pdf/x-5g") else out.getvalue()
-    return PrintLayout(data, len(doc.pages), _page_starts(doc), _folios(doc), inside)
+    overflows, images = measure(doc)
+    return PrintLayout(
+        data, len(doc.pages), _page_starts(doc), _folios(doc), inside, overflows=overflows, image_dpi=images
+    )
+
+
+CSS_PX_PER_IN = 96
+
+
+def measure(doc: Document) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[str, int], ...]]:
+    """Lines whose text runs past their measure, as (page, text); and each raster image's effective
+    resolution at its printed size, as (src, dpi)."""
+    from weasyprint.formatting_structure import boxes
+    from weasyprint.images import RasterImage
+
+    overflows: list[tuple[int, str]] = []
+    images: dict[str, int] = {}
+    for number, page in enumerate(doc.pages, start=1):
+        stack: list[tuple[Any, float]] = [(page._page_box, float("inf"))]
+        while stack:
+            box, limit = stack.pop()
+            if isinstance(box, boxes.MarginBox):
+                continue  # running heads and folios are laid out by the page, not the text
+            if isinstance(box, boxes.BlockContainerBox) and box.width is not None:
+                limit = box.content_box_x() + box.width + 0.5
+            if isinstance(box, boxes.LineBox):
+                for child in box.descendants():
+                    text = getattr(child, "text", "") or ""
+                    if text.strip() and child.position_x + child.width > limit:
+                        overflows.append((number, text.strip()[:60]))
+                        break
+            if isinstance(box, boxes.ReplacedBox) and isinstance(box.replacement, RasterImage) and box.width:
+                src = box.element.get("src", "") if box.element is not None else ""
+                dpi = round(box.replacement.width / (box.width / CSS_PX_PER_IN))
+                images[src] = min(dpi, images.get(src, dpi))
+            stack.extend((child, limit) for child in getattr(box, "children", ()))
+    return tuple(overflows), tuple(sorted(images.items()))
 
 
 def variant_stylesheets(

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import epub, kepub, opds
 from .cache import Cache, code_digest, digest, memos, tree_digest
-from .errors import Diagnostic
+from .errors import Diagnostic, Location, diagnostic
 from .layout import PrintLayout
 from .load import load
 from .pagemap import page_map
@@ -137,7 +137,35 @@ def build(
         if "kepub" in wanted:
             outputs.append(Output(f"{slug}.kepub.epub", kepub.kepubify(data)))
     cache.prune()
-    return BuildResult(tuple(outputs), validated.warnings, layout.page_count if layout else 0)
+    warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
+    return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0)
+
+
+MIN_DPI = 300
+
+
+def _print_warnings(validated: Validated, layout: PrintLayout, slug: str) -> tuple[Diagnostic, ...]:
+    """Images below 300 dpi at their printed size, and lines that run past their measure."""
+    found = []
+    paths = {a.path.as_uri(): a.src for a in validated.assets}
+    for src, dpi in layout.image_dpi:
+        if dpi < MIN_DPI:
+            shown = paths.get(src, src)
+            found.append(
+                diagnostic(
+                    Location(f"source/{shown}"),
+                    "C033",
+                    f"image `{shown}` prints at {dpi} dpi; print needs {MIN_DPI} or more",
+                    "use a larger image, or show it smaller",
+                )
+            )
+    for page, text in layout.overflows:
+        found.append(
+            diagnostic(
+                Location(f"{slug}.pdf"), "C036", f"page {page}: a line runs past its measure: `{text}`"
+            )
+        )
+    return tuple(found)
 
 
 def _front_cover(project: Project, cache: Cache, validated: Validated, edition: Edition) -> bytes:
