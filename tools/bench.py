@@ -34,6 +34,11 @@ dt = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps([p.returncode, dt, peak, p.stderr[-2000:]]))
 """
+SAME_TRIM = """
+@page { size: 5.5in 8.5in; margin: 0.7in 0.6in 0.75in 0.675in; }
+html { font-size: 11pt; line-height: 1.38; }
+body { margin: 0; padding: 0; max-width: none; }
+"""
 SPLIT = """
 import sys, time
 from pathlib import Path
@@ -117,6 +122,11 @@ def pandoc_markdown(source: Path, folder: Path) -> Path:
     return out
 
 
+def _pages(path: Path) -> str:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    return next((line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")), "?")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chapters", type=int, default=100)
@@ -142,11 +152,17 @@ def main() -> None:
         html = timed([pandoc, str(md), "-s", "-o", "pandoc.html"], folder)
         weasy = timed([str(BIN / "weasyprint"), "pandoc.html", "pandoc.pdf"], folder)
         rows["pandoc + WeasyPrint: PDF"] = (html[0] + weasy[0], max(html[1], weasy[1]))
+        (folder / "trim.css").write_text(SAME_TRIM, encoding="utf-8")
+        trimmed = timed([str(BIN / "weasyprint"), "-s", "trim.css", "pandoc.html", "pandoc-trim.pdf"], folder)
+        rows["pandoc + WeasyPrint: PDF at our trim and type size"] = (html[0] + trimmed[0], trimmed[1])
         build("companion: EPUB, cold, no page list", "--format", "epub", "--no-page-list")
         build("companion: EPUB, cold, with print page list", "--format", "epub")
         build("companion: PDF, cold", "--format", "pdf")
         build("companion: all outputs, cold", "--format", "all")
         build("companion: all outputs, nothing changed", "--format", "all", cold=False)
+        build(
+            "companion: EPUB, no page list, nothing changed", "--format", "epub", "--no-page-list", cold=False
+        )
         edit = source / "chapters" / "50-synthetic-050.md"
         edit.write_text(edit.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
         build(
@@ -162,10 +178,10 @@ def main() -> None:
             [sys.executable, "-c", SPLIT, str(source)], cwd=folder, capture_output=True, text=True, check=True
         ).stdout.split()
         total, inside = float(split[-2]), float(split[-1])
-        info = subprocess.run(
-            ["pdfinfo", "out/never-let-me-go.pdf"], cwd=folder, capture_output=True, text=True
-        ).stdout
-        pages = next((line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")), "?")
+        pages = {
+            name: _pages(folder / name)
+            for name in ("out/never-let-me-go.pdf", "pandoc.pdf", "pandoc-trim.pdf")
+        }
         start = timed([*companion, "--version"], folder)
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp)
@@ -179,9 +195,8 @@ def main() -> None:
     subprocess.run(["make", "-s", "all"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     noop = time.perf_counter() - t
 
-    print(
-        f"book: {words:,} words ({args.chapters} synthetic chapters + the bundled companion), {pages} pages"
-    )
+    print(f"book: {words:,} words ({args.chapters} synthetic chapters + the bundled companion)")
+    print("print pages: " + ", ".join(f"{name}: {count}" for name, count in pages.items()))
     print(f"{'build':56} {'seconds':>8} {'peak MB':>8}")
     for name, (seconds, peak) in rows.items():
         print(f"{name:56} {seconds:8.2f} {peak:8.0f}")
@@ -193,6 +208,8 @@ def main() -> None:
         "EPUB (print page list) / pandoc EPUB": rows["companion: EPUB, cold, with print page list"][0]
         / pandoc_epub,
         "PDF / (pandoc + WeasyPrint)": rows["companion: PDF, cold"][0] / pandoc_pdf,
+        "PDF / (pandoc + WeasyPrint at our trim)": rows["companion: PDF, cold"][0]
+        / rows["pandoc + WeasyPrint: PDF at our trim and type size"][0],
     }
     print()
     for name, ratio in ratios.items():

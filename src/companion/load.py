@@ -116,6 +116,18 @@ def _shown(source: Path, path: Path) -> str:
         return str(path)
 
 
+def load_book(source: Path) -> m.Book | None:
+    """Just book.yaml, quietly: None on any problem (the full load reports it). Lets a build start
+    drawing the cover before the rest of the source is read."""
+    path = source / "book.yaml"
+    try:
+        parsed = parse_yaml(read_text(path, str(path)), str(path))
+    except CompanionError:
+        return None
+    book: m.Book | None = _validate(_ADAPTERS["book.yaml"], parsed, [])
+    return book
+
+
 def _validate(schema: tuple[TypeAdapter[Any], Any], parsed: Parsed, problems: list[Diagnostic]) -> Any:
     adapter, kind = schema
     try:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import epub, kepub, opds
+from . import epub, kepub, opds, parallel
 from .cache import Cache, code_digest, digest, memos, tree_digest
-from .errors import Diagnostic, Location, diagnostic
+from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
-from .load import load
+from .load import load, load_book
+from .model import Book
 from .pagemap import page_map
 from .render import Edition, print_document, render
 from .validate import Validated, validate
@@ -85,9 +86,13 @@ def build(
     """Every requested output, in memory. The EPUB's print page list needs the print layout, so it is
     laid out (or taken from the cache) whenever an EPUB is wanted, unless `page_list` is off."""
     progress("load")
-    validated = check(project, save_memos=True)
-    slug = validated.companion.book.slug + edition.suffix
     cache = Cache.for_project(project.source.parent)
+    early = load_book(project.source) if {"epub", "kepub", "cover"} & set(formats) else None
+    front_cover = _front_cover(project, cache, early, edition) if early is not None else None
+    validated = check(project, save_memos=True)
+    if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
+        front_cover = _front_cover(project, cache, validated.companion.book, edition)
+    slug = validated.companion.book.slug + edition.suffix
     wanted = set(formats)
     item = getattr(progress, "item", None)
     outputs: list[Output] = []
@@ -102,13 +107,7 @@ def build(
         )
         if "pdf" in wanted:
             outputs.append(Output(f"{slug}.pdf", layout.pdf))
-    front = b""
-    if {"epub", "kepub", "cover"} & wanted:
-        progress("cover")
-        front = _front_cover(project, cache, validated, edition)
-    if "cover" in wanted and layout is not None:
-        outputs.append(Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout)))
-        outputs.append(Output(f"{slug}-cover.jpg", front))
+    rendered = pages = None
     if {"epub", "kepub"} & wanted:
         progress("render EPUB")
         pages = page_map(printed, layout) if printed is not None and layout is not None else None
@@ -123,6 +122,14 @@ def build(
             progress=item,
             cache=cache,
         )
+    front = b""
+    if front_cover is not None:
+        progress("cover")
+        front = front_cover()  # drawn on the other core meanwhile
+    if "cover" in wanted and layout is not None:
+        outputs.append(Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout)))
+        outputs.append(Output(f"{slug}-cover.jpg", front))
+    if rendered is not None:
         resources = [
             epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
             *epub.styles_resources(project.styles),
@@ -168,15 +175,33 @@ def _print_warnings(validated: Validated, layout: PrintLayout, slug: str) -> tup
     return tuple(found)
 
 
-def _front_cover(project: Project, cache: Cache, validated: Validated, edition: Edition) -> bytes:
-    book = validated.companion.book
-    return _cached(
-        cache,
-        "cover",
-        digest(_cover_key(project, validated, edition), "front"),
-        ".jpg",
-        lambda: _cover().front_jpeg(book, project.styles, edition_note=edition.note),
-    )
+def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -> Callable[[], bytes]:
+    """The front cover JPEG: from the cache, or drawn on the second core while the rest is built."""
+    key = digest(_cover_key(project, book, edition), "front")
+    cached = cache.get("cover", key, ".jpg")
+    if cached is not None:
+        return lambda: cached
+    wait = parallel.start(_draw_front, book, project.styles, edition.note)
+
+    def result() -> bytes:
+        outcome = wait()
+        if isinstance(outcome, tuple):
+            raise CompanionError(outcome)
+        cache.put("cover", key, ".jpg", outcome)
+        return outcome
+
+    return result
+
+
+def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
+    """Runs in the child: the JPEG, or the diagnostics of a refused resource (picklable either way)."""
+    from .fetcher import refusals_as_errors
+
+    try:
+        with refusals_as_errors():
+            return bytes(_cover().front_jpeg(book, styles, edition_note=note))
+    except CompanionError as exc:
+        return exc.diagnostics
 
 
 def _wrap_cover(
@@ -185,7 +210,7 @@ def _wrap_cover(
     book = validated.companion.book
     review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
     key = digest(
-        _cover_key(project, validated, edition),
+        _cover_key(project, validated.companion.book, edition),
         "wrap",
         layout.page_count,
         review.model_dump() if review else None,
@@ -205,11 +230,11 @@ def _cover() -> Any:
     return cover
 
 
-def _cover_key(project: Project, validated: Validated, edition: Edition) -> str:
+def _cover_key(project: Project, book: Book, edition: Edition) -> str:
     return digest(
         code_digest(),
         tree_digest(project.styles),
-        validated.companion.book.model_dump(mode="json"),
+        book.model_dump(mode="json"),
         edition.note,
     )
 
