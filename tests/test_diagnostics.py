@@ -646,7 +646,9 @@ def build_pdf(tmp_path: Path) -> tuple[int, str]:
     """Build the tiny companion's PDF through the CLI; the exit code and stderr."""
     if not (tmp_path / "styles").exists():
         shutil.copytree(Path(__file__).resolve().parent.parent / "styles", tmp_path / "styles")
-    result = CliRunner().invoke(main, ["build", "source", "--format", "pdf", "--out", "dist"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["build", "source", "--format", "pdf", "--out", "dist"], catch_exceptions=False
+    )
     assert "Traceback" not in result.stderr
     return result.exit_code, result.stderr
 
@@ -658,7 +660,10 @@ def test_c033_low_resolution_image_is_a_warning_naming_it(src: Path, tmp_path: P
     chapter(src, "Some text.\n\n![A small picture](images/small.png)\n")
     code, err = build_pdf(tmp_path)
     assert code == 0, err
-    assert "source/images/small.png: warning C033: image `images/small.png` prints at 96 dpi; print needs 300" in err
+    assert (
+        "source/images/small.png: warning C033: image `images/small.png` prints at 96 dpi; print needs 300"
+        in err
+    )
 
 
 @pytest.mark.slow
@@ -671,4 +676,6 @@ def test_c036_a_line_past_its_measure_is_reported(src: Path, tmp_path: Path) -> 
         css.write("p { white-space: nowrap; overflow-wrap: normal; }\n")
     code, err = build_pdf(tmp_path)
     assert code == 0, err
-    assert re.search(r"tiny\.pdf: warning C036: page \d+: a line runs past its measure: `Some text xxxxx", err)
+    assert re.search(
+        r"tiny\.pdf: warning C036: page \d+: a line runs past its measure: `Some text xxxxx", err
+    )
