@@ -36,8 +36,8 @@ print(json.dumps([p.returncode, dt, peak, p.stderr[-2000:]]))
 """
 SAME_TRIM = """
 @page { size: 5.5in 8.5in; margin: 0.7in 0.6in 0.75in 0.675in; }
-html { font-size: 11pt; line-height: 1.38; }
-body { margin: 0; padding: 0; max-width: none; }
+html { font-size: 11pt !important; line-height: 1.38 !important; }
+body { margin: 0 !important; padding: 0 !important; max-width: none !important; font-size: 11pt !important; }
 """
 SPLIT = """
 import sys, time
