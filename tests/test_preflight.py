@@ -23,7 +23,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from weasyprint import HTML
 
-from companion import pipeline, preflight_epub
+from companion import pipeline, preflight_epub, validators
 from companion.fetcher import RestrictedFetcher
 from companion.preflight import preflight
 
@@ -52,7 +52,7 @@ def test_our_pdf_and_cover_are_clean(cli: Callable[..., Result], built: Path) ->
     assert f"{built / SLUG}-cover.pdf: ok (cover, " in result.stdout
 
 
-@pytest.mark.skipif(not preflight_epub.ace_available(), reason="DAISY Ace or Chromium not installed")
+@pytest.mark.skipif(not validators.ace_available(), reason="DAISY Ace or Chromium not installed")
 def test_our_epub_is_clean_with_epubcheck_and_ace(cli: Callable[..., Result], built: Path) -> None:
     result = cli("preflight", str(built / f"{SLUG}.epub"))
     assert result.exit_code == 0, result.stderr
@@ -194,18 +194,18 @@ def test_epubcheck_messages_are_findings(
     def fake_run(*_args: object, **_kwargs: object) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess([], 0, json.dumps(report), "")
 
-    monkeypatch.setattr(preflight_epub.subprocess, "run", fake_run)
+    monkeypatch.setattr(validators.subprocess, "run", fake_run)
     epub = built / f"{SLUG}.epub"
-    assert lines(preflight_epub.epubcheck(epub)) == [
+    assert lines(validators.epubcheck(epub)) == [
         f"{epub}/EPUB/styles/base.css:3:3: error P001: EPUBCheck USAGE CSS-028: "
         "Use of Font-face declaration. (and 1 more place)"
     ]
 
 
 def test_ace_missing_is_a_finding(monkeypatch: pytest.MonkeyPatch, built: Path) -> None:
-    monkeypatch.setattr(preflight_epub, "ace_command", lambda: None)
+    monkeypatch.setattr(validators, "ace_command", lambda: None)
     epub = built / f"{SLUG}.epub"
-    assert lines(preflight_epub.run_ace(epub)) == [
+    assert lines(validators.run_ace(epub)) == [
         f"{epub}: error P003: DAISY Ace is not installed, so accessibility was not checked"
     ]
 
