@@ -144,7 +144,9 @@ def test_epub_has_cover_nav_and_fonts(built: Path) -> None:
         assert 'epub:type="toc"' in nav and 'epub:type="landmarks"' in nav
 
 
-def test_two_builds_are_byte_identical(built: Path, tmp_path: Path) -> None:
+def test_two_builds_are_byte_identical(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second build from scratch (no build cache) gives the same bytes as the first."""
+    monkeypatch.setenv("COMPANION_NO_CACHE", "1")
     again = pipeline.build(pipeline.Project.at(ROOT / "source", ROOT / "styles"))
     for output in again.outputs:
         assert output.data == (built / output.name).read_bytes(), output.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ class PrintLayout:
     def to_json(self) -> bytes:
         return json.dumps(
             {
+                "pdf_sha256": hashlib.sha256(self.pdf).hexdigest(),
                 "page_count": self.page_count,
                 "page_starts": self.page_starts,
                 "folios": self.folios,
@@ -35,6 +37,8 @@ class PrintLayout:
     @classmethod
     def from_json(cls, meta: bytes, pdf: bytes) -> PrintLayout:
         data = json.loads(meta)
+        if data["pdf_sha256"] != hashlib.sha256(pdf).hexdigest():
+            raise ValueError("the cached PDF does not match its layout record")
         return cls(
             pdf=pdf,
             page_count=int(data["page_count"]),

@@ -1,0 +1,60 @@
+"""The build cache: a hit gives exactly what a fresh build gives, damage is recomputed, and it is bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from companion import pipeline
+from companion.cache import Cache
+
+from .tinysource import make_tiny
+
+
+def test_cached_build_equals_fresh_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = make_tiny(tmp_path, styles=True)
+    project = pipeline.Project.at(source)
+    first = pipeline.build(project)
+    assert (tmp_path / ".cache" / "companion" / "layout").is_dir()
+    cached = pipeline.build(project)
+    monkeypatch.setenv("COMPANION_NO_CACHE", "1")
+    fresh = pipeline.build(project)
+    assert (
+        [o.data for o in first.outputs] == [o.data for o in cached.outputs] == [o.data for o in fresh.outputs]
+    )
+
+
+def test_an_edit_is_seen_through_the_cache(tmp_path: Path) -> None:
+    source = make_tiny(tmp_path, styles=True)
+    project = pipeline.Project.at(source)
+    before = {o.name: o.data for o in pipeline.build(project, ("epub", "pdf")).outputs}
+    chapter = next((source / "chapters").glob("*.md"))
+    chapter.write_text(
+        chapter.read_text(encoding="utf-8") + "\nA new sentence about lanterns.\n", encoding="utf-8"
+    )
+    after = {o.name: o.data for o in pipeline.build(project, ("epub", "pdf")).outputs}
+    assert before["tiny.epub"] != after["tiny.epub"] and before["tiny.pdf"] != after["tiny.pdf"]
+
+
+def test_damaged_entries_are_recomputed(tmp_path: Path) -> None:
+    source = make_tiny(tmp_path, styles=True)
+    project = pipeline.Project.at(source)
+    first = pipeline.build(project, ("pdf",)).outputs[0].data
+    layout = tmp_path / ".cache" / "companion" / "layout"
+    for path in layout.glob("*.pdf"):
+        path.write_bytes(b"%PDF-truncated")  # the record is intact, the PDF is not
+    assert pipeline.build(project, ("pdf",)).outputs[0].data == first
+    for path in layout.glob("*.json"):
+        path.write_bytes(b"{not json")
+    assert pipeline.build(project, ("pdf",)).outputs[0].data == first
+
+
+def test_prune_keeps_the_most_recent_entries(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    for number in range(10):
+        cache.put("kind", f"k{number}", ".bin", bytes(1000))
+    cache.get("kind", "k0", ".bin")  # recently used again
+    cache.prune(max_bytes=3000)
+    left = sorted(p.name for p in (tmp_path / "kind").iterdir())
+    assert len(left) == 3 and "k0.bin" in left
