@@ -1,4 +1,5 @@
-"""The second-core helper gives the same result as running inline, and passes errors back."""
+"""The second-core helper gives the same result as running inline, passes errors back, and can be
+cancelled without leaving a process or thread behind."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from companion import parallel
+from companion import parallel, pipeline
+
+from .tinysource import make_tiny
 
 
 def child_pid(value: int) -> tuple[int, int]:
@@ -21,11 +25,16 @@ def fails() -> None:
     raise ValueError("from the child")
 
 
+def slow() -> int:
+    time.sleep(30)
+    return 1
+
+
 def test_runs_in_a_forked_child_when_single_threaded() -> None:
     """In a fresh interpreter (one thread), the work runs in another process."""
     code = (
         "import os; from companion import parallel; from tests.test_parallel import child_pid; "
-        "pid, value = parallel.start(child_pid, 21)(); print(pid != os.getpid(), value)"
+        "pid, value = parallel.start(child_pid, 21).result(); print(pid != os.getpid(), value)"
     )
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
@@ -34,7 +43,17 @@ def test_runs_in_a_forked_child_when_single_threaded() -> None:
 
 def test_errors_come_back() -> None:
     with pytest.raises(ValueError, match="from the child"):
-        parallel.start(fails)()
+        parallel.start(fails).result()
+
+
+def test_cancel_stops_the_child_at_once() -> None:
+    pending = parallel.start(slow)
+    started = time.perf_counter()
+    pending.cancel()
+    assert time.perf_counter() - started < 5
+    assert threading.active_count() == 1 or all(
+        t.daemon or t is threading.main_thread() for t in threading.enumerate()
+    )
 
 
 def test_inline_when_threads_are_running() -> None:
@@ -42,8 +61,24 @@ def test_inline_when_threads_are_running() -> None:
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        pid, value = parallel.start(child_pid, 1)()
+        pid, value = parallel.start(child_pid, 1).result()
     finally:
         stop.set()
         thread.join()
     assert (pid, value) == (os.getpid(), 2)
+
+
+def test_a_failed_build_leaves_nothing_running(tmp_path: Path) -> None:
+    source = make_tiny(tmp_path, styles=True)
+    (source / "about.yaml").write_text("overview: x\nsetting: [1, 2\n", encoding="utf-8")
+    before = {t.ident for t in threading.enumerate()}
+    with pytest.raises(pipeline.CompanionError):
+        pipeline.build(pipeline.Project.at(source))
+    assert {t.ident for t in threading.enumerate()} <= before
+    assert not multiprocessing_children()
+
+
+def multiprocessing_children() -> list[object]:
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.is_alive()]

@@ -1,7 +1,8 @@
 """Use the second core: run one slow, independent step in a forked child while the build goes on.
 
 Only when forking is safe: a platform with fork and a process with a single thread (a build inside
-the preview server, which has threads, runs the step inline instead).
+the preview server, which has threads, runs the step inline instead, when its result is asked for).
+A build that stops early (bad input) cancels the child; nothing is left running.
 """
 
 from __future__ import annotations
@@ -9,24 +10,66 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 
-def start(function: Callable[..., T], *args: Any) -> Callable[[], T]:
-    """Start `function(*args)`; the returned callable waits for and returns its result (or raises).
-    Inline, the function runs only when its result is asked for."""
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        return lambda: function(*args)  # inline, and only if the build gets as far as asking
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-    future = pool.submit(function, *args)
+class Pending(Generic[T]):
+    """The result of `function(*args)`, computed in a child process or, failing that, on demand."""
 
-    def wait() -> T:
+    def __init__(self, function: Callable[..., T], args: tuple[Any, ...]) -> None:
+        self._function, self._args = function, args
+        self._process: Any = None
+        self._receiver: Connection | None = None
+        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+            context = multiprocessing.get_context("fork")
+            self._receiver, sender = context.Pipe(duplex=False)
+            self._process = context.Process(target=_child, args=(sender, function, args), daemon=True)
+            self._process.start()
+            sender.close()
+
+    def result(self) -> T:
+        """Wait for the child (or run inline) and return the value, or raise what the function raised."""
+        if self._process is None:
+            return self._function(*self._args)
+        assert self._receiver is not None
         try:
-            return future.result()
+            ok, value = self._receiver.recv()
+        except EOFError:  # the child died without an answer: do the work here
+            self.cancel()
+            return self._function(*self._args)
         finally:
-            pool.shutdown()
+            self._close()
+        if ok:
+            return value  # type: ignore[no-any-return]
+        raise value
 
-    return wait
+    def cancel(self) -> None:
+        """Stop the child if it is still working."""
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+        self._close()
+
+    def _close(self) -> None:
+        if self._process is not None:
+            self._process.join()
+            self._process = None
+        if self._receiver is not None:
+            self._receiver.close()
+            self._receiver = None
+
+
+def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        sender.send((True, function(*args)))
+    except BaseException as exc:  # sent back and raised in the parent
+        sender.send((False, exc))
+    finally:
+        sender.close()
+
+
+def start(function: Callable[..., T], *args: Any) -> Pending[T]:
+    """Start `function(*args)` on the other core when that is safe."""
+    return Pending(function, args)

@@ -5,6 +5,7 @@ Everything is computed in memory first; `write()` is the only step that touches 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -89,63 +90,73 @@ def build(
     cache = Cache.for_project(project.source.parent)
     early = load_book(project.source) if {"epub", "kepub", "cover"} & set(formats) else None
     front_cover = _front_cover(project, cache, early, edition) if early is not None else None
-    validated = check(project, save_memos=True)
-    if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
-        front_cover = _front_cover(project, cache, validated.companion.book, edition)
-    slug = validated.companion.book.slug + edition.suffix
-    wanted = set(formats)
-    item = getattr(progress, "item", None)
-    outputs: list[Output] = []
-    printed = layout = None
-    if {"pdf", "cover"} & wanted or ({"epub", "kepub"} & wanted and page_list):
-        progress("render print")
-        print_images = {a.src: a.path.as_uri() for a in validated.assets}
-        printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
-        progress("lay out PDF")
-        layout = _print_layout(
-            project, cache, validated, print_document(printed), marks=marks, variant=variant
-        )
-        if "pdf" in wanted:
-            outputs.append(Output(f"{slug}.pdf", layout.pdf))
-    rendered = pages = None
-    if {"epub", "kepub"} & wanted:
-        progress("render EPUB")
-        pages = page_map(printed, layout) if printed is not None and layout is not None else None
-        images = {a.src: a.src for a in validated.assets} | {"@cover": "cover/cover.jpg"}
-        rendered = render(
-            validated,
-            edition,
-            "epub",
-            images,
-            stylesheets=epub.STYLESHEETS,
-            page_breaks=pages.breaks if pages else None,
-            progress=item,
-            cache=cache,
-        )
-    front = b""
-    if front_cover is not None:
-        progress("cover")
-        front = front_cover()  # drawn on the other core meanwhile
-    if "cover" in wanted and layout is not None:
-        outputs.append(Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout)))
-        outputs.append(Output(f"{slug}-cover.jpg", front))
-    if rendered is not None:
-        resources = [
-            epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
-            *epub.styles_resources(project.styles),
-            *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
-        ]
-        progress("package EPUB")
-        data = epub.package(
-            rendered, resources, modified=modified_time(validated), page_list=pages.page_list if pages else ()
-        )
-        if "epub" in wanted:
-            outputs.append(Output(f"{slug}.epub", data))
-        if "kepub" in wanted:
-            outputs.append(Output(f"{slug}.kepub.epub", kepub.kepubify(data)))
-    cache.prune()
-    warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
-    return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0)
+    with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
+        if front_cover is not None:
+            stack.callback(front_cover.cancel)
+        validated = check(project, save_memos=True)
+        if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
+            front_cover.cancel()
+            front_cover = _front_cover(project, cache, validated.companion.book, edition)
+            stack.callback(front_cover.cancel)
+        slug = validated.companion.book.slug + edition.suffix
+        wanted = set(formats)
+        item = getattr(progress, "item", None)
+        outputs: list[Output] = []
+        printed = layout = None
+        if {"pdf", "cover"} & wanted or ({"epub", "kepub"} & wanted and page_list):
+            progress("render print")
+            print_images = {a.src: a.path.as_uri() for a in validated.assets}
+            printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
+            progress("lay out PDF")
+            layout = _print_layout(
+                project, cache, validated, print_document(printed), marks=marks, variant=variant
+            )
+            if "pdf" in wanted:
+                outputs.append(Output(f"{slug}.pdf", layout.pdf))
+        rendered = pages = None
+        if {"epub", "kepub"} & wanted:
+            progress("render EPUB")
+            pages = page_map(printed, layout) if printed is not None and layout is not None else None
+            images = {a.src: a.src for a in validated.assets} | {"@cover": "cover/cover.jpg"}
+            rendered = render(
+                validated,
+                edition,
+                "epub",
+                images,
+                stylesheets=epub.STYLESHEETS,
+                page_breaks=pages.breaks if pages else None,
+                progress=item,
+                cache=cache,
+            )
+        front = b""
+        if front_cover is not None:
+            progress("cover")
+            front = front_cover.result()  # drawn on the other core meanwhile
+        if "cover" in wanted and layout is not None:
+            outputs.append(
+                Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout))
+            )
+            outputs.append(Output(f"{slug}-cover.jpg", front))
+        if rendered is not None:
+            resources = [
+                epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
+                *epub.styles_resources(project.styles),
+                *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
+            ]
+            progress("package EPUB")
+            data = epub.package(
+                rendered,
+                resources,
+                modified=modified_time(validated),
+                page_list=pages.page_list if pages else (),
+            )
+            if "epub" in wanted:
+                outputs.append(Output(f"{slug}.epub", data))
+            if "kepub" in wanted:
+                outputs.append(Output(f"{slug}.kepub.epub", kepub.kepubify(data)))
+        cache.prune()
+        warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
+        return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0)
 
 
 MIN_DPI = 300
@@ -175,22 +186,36 @@ def _print_warnings(validated: Validated, layout: PrintLayout, slug: str) -> tup
     return tuple(found)
 
 
-def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -> Callable[[], bytes]:
-    """The front cover JPEG: from the cache, or drawn on the second core while the rest is built."""
+@dataclass
+class _FrontCover:
+    """The front cover JPEG: from the cache, or being drawn on the second core."""
+
+    cache: Cache
+    key: str
+    pending: parallel.Pending[bytes | tuple[Diagnostic, ...]] | None = None
+    data: bytes | None = None
+
+    def result(self) -> bytes:
+        if self.data is None and self.pending is not None:
+            outcome = self.pending.result()
+            if isinstance(outcome, tuple):
+                raise CompanionError(outcome)
+            self.data = outcome
+            self.cache.put("cover", self.key, ".jpg", outcome)
+        assert self.data is not None
+        return self.data
+
+    def cancel(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+
+
+def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -> _FrontCover:
     key = digest(_cover_key(project, book, edition), "front")
-    cached = cache.get("cover", key, ".jpg")
-    if cached is not None:
-        return lambda: cached
-    wait = parallel.start(_draw_front, book, project.styles, edition.note)
-
-    def result() -> bytes:
-        outcome = wait()
-        if isinstance(outcome, tuple):
-            raise CompanionError(outcome)
-        cache.put("cover", key, ".jpg", outcome)
-        return outcome
-
-    return result
+    job = _FrontCover(cache, key, data=cache.get("cover", key, ".jpg"))
+    if job.data is None:
+        job.pending = parallel.start(_draw_front, book, project.styles, edition.note)
+    return job
 
 
 def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
