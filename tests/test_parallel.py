@@ -82,3 +82,26 @@ def multiprocessing_children() -> list[object]:
     import multiprocessing
 
     return [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+def test_pdf_written_in_a_child_is_the_pdf_written_inline(tmp_path: Path) -> None:
+    """A fresh interpreter (one thread, so the PDF is written by a forked child) gives the same bytes
+    as writing it in this process."""
+    source = make_tiny(tmp_path, styles=True)
+    code = (
+        "import sys, os; from pathlib import Path; from companion import pipeline; "
+        "os.environ['COMPANION_NO_CACHE'] = '1'; "
+        "r = pipeline.build(pipeline.Project.at(Path(sys.argv[1])), ('pdf',)); "
+        "sys.stdout.buffer.write(r.outputs[0].data)"
+    )
+    child = subprocess.run([sys.executable, "-c", code, str(source)], capture_output=True, check=True).stdout
+    from companion import pdf
+    from companion.load import load
+    from companion.render import Edition, print_document, render
+    from companion.validate import validate
+
+    validated = validate(load(source), tmp_path / "styles")
+    html = print_document(render(validated, Edition(), "print", {}))
+    inline = pdf.layout(html, validated.companion.book.print, tmp_path / "styles", source, variant="pdf/ua-1")
+    assert child.startswith(b"%PDF-1.7")
+    assert child == inline.pdf

@@ -6,6 +6,7 @@ page count (print-on-demand gutter table); an even page count; tagged, with meta
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -68,7 +69,22 @@ def layout(
     marks: bool = False,
     variant: str | None = None,
 ) -> PrintLayout:
-    """Lay out and write the interior; re-lay out once if the page count changes the gutter."""
+    """Lay out and write the interior."""
+    plan, doc = lay_out(html, settings, styles, source, marks=marks, variant=variant)
+    return dataclasses.replace(plan, pdf=write(doc, variant))
+
+
+def lay_out(
+    html: str,
+    settings: PrintSettings,
+    styles: Path,
+    source: Path,
+    *,
+    marks: bool = False,
+    variant: str | None = None,
+) -> tuple[PrintLayout, Document]:
+    """Lay out the interior (re-laying it out once if the page count changes the gutter): everything
+    about its pages, with the PDF bytes still to write (`write`)."""
     fetcher = RestrictedFetcher(styles, source)
     profiles: dict[str, object] = {}
     stylesheets = [
@@ -86,13 +102,18 @@ def layout(
             stylesheets=[CSS(string=page_css(settings, inside, marks), url_fetcher=fetcher)]
         )
         doc = doc.copy(doc.pages + blank.pages[:1])
+    overflows, images = measure(doc)
+    plan = PrintLayout(
+        b"", len(doc.pages), _page_starts(doc), _folios(doc), inside, overflows=overflows, image_dpi=images
+    )
+    return plan, doc
+
+
+def write(doc: Document, variant: str | None) -> bytes:
+    """The laid-out interior as PDF bytes: tagged, the variant's metadata, reproducible."""
     out = io.BytesIO()
     doc.write_pdf(out, pdf_tags=True, pdf_variant=variant, pdf_identifier=variant is not None)
-    data = fixed_document_id(out.getvalue()) if variant in ("pdf/x-4", "pdf/x-5g") else out.getvalue()
-    overflows, images = measure(doc)
-    return PrintLayout(
-        data, len(doc.pages), _page_starts(doc), _folios(doc), inside, overflows=overflows, image_dpi=images
-    )
+    return fixed_document_id(out.getvalue()) if variant in ("pdf/x-4", "pdf/x-5g") else out.getvalue()
 
 
 CSS_PX_PER_IN = 96

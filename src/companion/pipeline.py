@@ -6,6 +6,7 @@ Everything is computed in memory first; `write()` is the only step that touches 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -102,17 +103,17 @@ def build(
         wanted = set(formats)
         item = getattr(progress, "item", None)
         outputs: list[Output] = []
-        printed = layout = None
+        printed = layout = interior = None
         if {"pdf", "cover"} & wanted or ({"epub", "kepub"} & wanted and page_list):
             progress("render print")
             print_images = {a.src: a.path.as_uri() for a in validated.assets}
             printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
             progress("lay out PDF")
-            layout = _print_layout(
+            interior = _print_layout(
                 project, cache, validated, print_document(printed), marks=marks, variant=variant
             )
-            if "pdf" in wanted:
-                outputs.append(Output(f"{slug}.pdf", layout.pdf))
+            stack.callback(interior.cancel)
+            layout = interior.plan
         rendered = pages = None
         if {"epub", "kepub"} & wanted:
             progress("render EPUB")
@@ -154,6 +155,11 @@ def build(
                 outputs.append(Output(f"{slug}.epub", data))
             if "kepub" in wanted:
                 outputs.append(Output(f"{slug}.kepub.epub", kepub.kepubify(data)))
+        if interior is not None:
+            progress("write PDF")
+            data = interior.pdf()  # written on the other core meanwhile; cached even when not wanted
+            if "pdf" in wanted:
+                outputs.insert(0, Output(f"{slug}.pdf", data))
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
         return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0)
@@ -275,10 +281,33 @@ def _cached(cache: Cache, kind: str, key: str, suffix: str, make: Callable[[], b
     return data
 
 
+@dataclass
+class _Interior:
+    """The laid-out interior; its PDF bytes may still be being written on the other core."""
+
+    plan: PrintLayout
+    cache: Cache
+    key: str
+    pending: parallel.Pending[bytes] | None = None
+
+    def pdf(self) -> bytes:
+        if self.pending is not None:
+            data, self.pending = self.pending.result(), None
+            self.plan = dataclasses.replace(self.plan, pdf=data)
+            self.cache.put("layout", self.key, ".pdf", data)
+            self.cache.put("layout", self.key, ".json", self.plan.to_json())
+        return self.plan.pdf
+
+    def cancel(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+
+
 def _print_layout(
     project: Project, cache: Cache, validated: Validated, html: str, *, marks: bool, variant: str | None
-) -> PrintLayout:
-    """The laid-out interior, from the cache when nothing that shapes it has changed."""
+) -> _Interior:
+    """The laid-out interior, from the cache when nothing that shapes it has changed. A fresh layout's
+    PDF is written in a forked child while the parent goes on with the EPUB and the cover."""
     assets = [(a.src, hashlib.sha256(a.path.read_bytes()).hexdigest()) for a in validated.assets]
     key = digest(
         code_digest(),
@@ -292,19 +321,17 @@ def _print_layout(
     meta, data = cache.get("layout", key, ".json"), cache.get("layout", key, ".pdf")
     if meta is not None and data is not None:
         try:
-            return PrintLayout.from_json(meta, data)
+            return _Interior(PrintLayout.from_json(meta, data), cache, key)
         except (ValueError, KeyError, TypeError):
             pass
     from . import pdf
     from .fetcher import refusals_as_errors
 
     with refusals_as_errors():
-        layout = pdf.layout(
+        plan, doc = pdf.lay_out(
             html, validated.companion.book.print, project.styles, project.source, marks=marks, variant=variant
         )
-    cache.put("layout", key, ".pdf", layout.pdf)
-    cache.put("layout", key, ".json", layout.to_json())
-    return layout
+    return _Interior(plan, cache, key, parallel.start(pdf.write, doc, variant))
 
 
 def write(result: BuildResult, out_dir: Path) -> list[Path]:
