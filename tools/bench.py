@@ -40,7 +40,9 @@ html { font-size: 11pt !important; line-height: 1.38 !important; }
 body { margin: 0 !important; padding: 0 !important; max-width: none !important; font-size: 11pt !important; }
 """
 SPLIT = """
-import sys, time
+import sys, threading, time
+# a second thread makes companion write the PDF inline, so that its time is counted here
+threading.Thread(target=threading.Event().wait, daemon=True).start()
 from pathlib import Path
 import weasyprint
 from weasyprint.document import Document
