@@ -111,6 +111,7 @@ def package(
             "epub3_pages": False,
             "epub3_landmark": False,
             "epub2_guide": False,
+            "compresslevel": 0,  # repack() compresses once, at the end
             "raise_exceptions": True,
         },
     )

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel
 
 from . import markdown
+from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
 from .load import SCHEMA
@@ -221,7 +222,8 @@ def _coverage(folder: str, stamp: tuple[tuple[str, int], ...]) -> frozenset[int]
 
 
 def font_coverage(folder: Path) -> frozenset[int]:
-    """Every code point some bundled font in `folder` can show (empty when there are no fonts)."""
+    """Every code point some bundled font in `folder` can show (empty when there are no fonts);
+    remembered across builds, by the fonts' names and sizes and times, when a build cache is active."""
     if not folder.is_dir():
         return frozenset()
     stamp = tuple(
@@ -229,7 +231,17 @@ def font_coverage(folder: Path) -> frozenset[int]:
         for font in sorted(folder.iterdir())
         if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}
     )
-    return _coverage(str(folder), stamp) if stamp else frozenset()
+    if not stamp:
+        return frozenset()
+    remembered = memo("fonts")
+    key = digest(str(folder), [(name, time, (folder / name).stat().st_size) for name, time in stamp])
+    hit = remembered.get(key) if remembered is not None else None
+    if hit is not None:
+        return frozenset(hit)
+    found = _coverage(str(folder), stamp)
+    if remembered is not None:
+        remembered.put(key, sorted(found))
+    return found
 
 
 def _check_glyphs(
