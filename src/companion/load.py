@@ -137,6 +137,15 @@ def _validate(schema: tuple[TypeAdapter[Any], Any], parsed: Parsed, problems: li
         return None
 
 
+def _found(value: Any) -> str:
+    """What a wrongly typed value is, in YAML words."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else f"`{_shown_value(value)}`"
+
+
 def _diagnostics(exc: ValidationError, kind: Any, places: Places) -> list[Diagnostic]:
     out = []
     for error in exc.errors(include_url=False):
@@ -194,22 +203,9 @@ def _explain(error: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
     scalar = isinstance(value, str | int | float | bool | dt.date) and not isinstance(value, dict | list)
     got = f" (found `{_shown_value(value)}`)" if scalar else ""
     if kind in {"model_type", "dict_type"}:
-        found = (
-            "a list"
-            if isinstance(value, list)
-            else "nothing"
-            if value is None
-            else f"`{_shown_value(value)}`"
-        )
-        return f"{name} must be a set of `key: value` lines, not {found}", ""
+        return f"{name} must be a set of `key: value` lines, not {_found(value)}", ""
     if kind in {"tuple_type", "list_type"}:
-        found = (
-            "a mapping"
-            if isinstance(value, dict)
-            else "nothing"
-            if value is None
-            else f"`{_shown_value(value)}`"
-        )
+        found = _found(value)
         return f"{name} must be a list of entries, each starting with `- `, not {found}", ""
     if kind == "string_type":
         hint = f'put the value in quotes: "{value}"' if scalar else ""

@@ -25,16 +25,11 @@ from .images import ImageProblem, probe_image
 from .load import SCHEMA
 from .model import Companion
 
-RESERVED_IDS = frozenset(
+SECTION_TARGETS = frozenset(
     {
-        "cover",
-        "halftitle",
-        "titlepage",
-        "copyright",
-        "contents",
-        "toc",
-        "nav",
         "about",
+        "setting",
+        "synopsis",
         "characters",
         "themes",
         "quotes",
@@ -44,10 +39,11 @@ RESERVED_IDS = frozenset(
         "timeline",
         "closing",
         "glossary",
-        "setting",
-        "synopsis",
     }
 )
+"""Ids of the book's own sections that content may cross-reference (`[the setting](#setting)`)."""
+RESERVED_IDS = SECTION_TARGETS | {"cover", "halftitle", "titlepage", "copyright", "contents", "toc", "nav"}
+"""Ids content may not take for itself."""
 _FILE_OF_ATTR = {attr: name for name, (attr, _, _) in SCHEMA.items()}
 
 
@@ -304,11 +300,7 @@ def _check_ids(companion: Companion, problems: list[Diagnostic]) -> set[str]:
             problems.append(diagnostic(where, "C016", f"id `{ident}` is already used at {seen[ident]}"))
         else:
             seen[ident] = where
-    return (
-        set(seen)
-        | {"setting", "synopsis"}
-        | {"about", "characters", "themes", "quotes", "reviews", "faq", "questions", "timeline", "glossary"}
-    )
+    return set(seen) | SECTION_TARGETS
 
 
 def _check_link(href: str, where: Location, problems: list[Diagnostic]) -> None:
