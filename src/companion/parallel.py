@@ -73,3 +73,70 @@ def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ..
 def start(function: Callable[..., T], *args: Any) -> Pending[T]:
     """Start `function(*args)` on the other core when that is safe."""
     return Pending(function, args)
+
+
+class Worker:
+    """A long-lived helper on another core that keeps state between calls (laid-out pages, which
+    cannot leave the process that made them). `call` sends a method call; `result` waits for it.
+
+    Where forking is unsafe, the handler lives here and each call runs when its result is asked for.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._handler: Any = None
+        self._queued: list[tuple[str, tuple[Any, ...]]] = []
+        self._process: Any = None
+        self._connection: Connection | None = None
+        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+            context = multiprocessing.get_context("fork")
+            self._connection, theirs = context.Pipe()
+            self._process = context.Process(target=_serve, args=(theirs, make), daemon=True)
+            self._process.start()
+            theirs.close()
+        else:
+            self._handler = make()
+
+    def call(self, method: str, *args: Any) -> None:
+        if self._connection is not None:
+            self._connection.send((method, args))
+        else:
+            self._queued.append((method, args))
+
+    def result(self) -> Any:
+        """The value of the oldest call not yet collected (raising what it raised)."""
+        if self._connection is None:
+            method, args = self._queued.pop(0)
+            return getattr(self._handler, method)(*args)
+        try:
+            ok, value = self._connection.recv()
+        except EOFError:
+            self.cancel()
+            raise RuntimeError("the layout worker stopped unexpectedly") from None
+        if ok:
+            return value
+        raise value
+
+    def cancel(self) -> None:
+        """Stop the helper (at once, whatever it is doing)."""
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._process = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._handler = None
+
+
+def _serve(connection: Connection, make: Callable[[], Any]) -> None:
+    handler = make()
+    while True:
+        try:
+            method, args = connection.recv()
+        except EOFError:
+            return
+        try:
+            connection.send((True, getattr(handler, method)(*args)))
+        except BaseException as exc:  # sent back and raised in the parent
+            connection.send((False, exc))

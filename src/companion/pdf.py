@@ -2,25 +2,27 @@
 
 Trim and bleed from the book's print settings; mirrored margins whose inside margin grows with the
 page count (print-on-demand gutter table); an even page count; tagged, with metadata and bookmarks.
+The interior is laid out in parts on both cores and merged (pdfjob.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-import io
 import re
 import uuid
 from pathlib import Path
-from typing import Any
 
-from weasyprint import CSS, HTML
-from weasyprint.document import Document
+from weasyprint import CSS
 
-from . import pdfspeed
+from . import pdfparts, pdfspeed
+from .cache import digest
 from .fetcher import RestrictedFetcher
 from .layout import PrintLayout
 from .model import PrintSettings
+from .pdfjob import Job, PartStore, Printing
+from .pdfworker import PartLayout
 
 pdfspeed.install()
 
@@ -70,8 +72,8 @@ def layout(
     variant: str | None = None,
 ) -> PrintLayout:
     """Lay out and write the interior."""
-    plan, doc = lay_out(html, settings, styles, source, marks=marks, variant=variant)
-    return dataclasses.replace(plan, pdf=write(doc, variant))
+    plan, printing = lay_out(html, settings, styles, source, marks=marks, variant=variant)
+    return dataclasses.replace(plan, pdf=printing.result())
 
 
 def lay_out(
@@ -82,71 +84,61 @@ def lay_out(
     *,
     marks: bool = False,
     variant: str | None = None,
-) -> tuple[PrintLayout, Document]:
-    """Lay out the interior (re-laying it out once if the page count changes the gutter): everything
-    about its pages, with the PDF bytes still to write (`write`)."""
+    store: PartStore | None = None,
+    salt: str = "",
+) -> tuple[PrintLayout, Written]:
+    """Lay out the interior in parts on both cores (pdfjob.py): everything about its pages, with the
+    PDF still being written (`Printing`). `store` keeps laid-out parts, so that an edit lays out again
+    only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
+    images)."""
     fetcher = RestrictedFetcher(styles, source)
     profiles: dict[str, object] = {}
     stylesheets = [
         CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")
     ]
     stylesheets += variant_stylesheets(variant, styles, fetcher, profiles)
-    document_html = HTML(string=html, base_url=str(source) + "/", url_fetcher=fetcher)
-    inside = inside_margin(estimate_pages(html, settings))
-    doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher, profiles)
-    if inside_margin(len(doc.pages)) != inside:
-        inside = inside_margin(len(doc.pages))
-        doc = _render(document_html, stylesheets, page_css(settings, inside, marks), fetcher, profiles)
-    if len(doc.pages) % 2:
-        blank = HTML(string="<html><body></body></html>", url_fetcher=fetcher).render(
-            stylesheets=[CSS(string=page_css(settings, inside, marks), url_fetcher=fetcher)]
+    interior = pdfparts.Interior.parse(html)
+    parts = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else None)
+    estimate = estimate_pages(html, settings)
+    inside = inside_margin(estimate)
+    for attempt in range(2):  # again if the page count calls for another gutter
+        job = Job(
+            interior,
+            parts,
+            functools.partial(
+                PartLayout,
+                stylesheets,
+                fetcher,
+                str(source) + "/",
+                page_css(settings, inside, marks),
+                profiles,
+            ),
+            digest(salt, inside, marks, variant),
+            estimate,
+            inside,
+            store,
+            variant,
         )
-        doc = doc.copy(doc.pages + blank.pages[:1])
-    overflows, images = measure(doc)
-    plan = PrintLayout(
-        b"", len(doc.pages), _page_starts(doc), _folios(doc), inside, overflows=overflows, image_dpi=images
-    )
-    return plan, doc
+        plan, printing = job.run()
+        if inside_margin(plan.page_count) == inside or attempt:
+            return plan, Written(printing, variant)
+        printing.cancel()
+        inside = inside_margin(plan.page_count)
+    raise AssertionError("unreachable")
 
 
-def write(doc: Document, variant: str | None) -> bytes:
-    """The laid-out interior as PDF bytes: tagged, the variant's metadata, reproducible."""
-    out = io.BytesIO()
-    doc.write_pdf(out, pdf_tags=True, pdf_variant=variant, pdf_identifier=variant is not None)
-    return fixed_document_id(out.getvalue()) if variant in ("pdf/x-4", "pdf/x-5g") else out.getvalue()
+class Written:
+    """The merged PDF; a PDF/X-4 or X-5g also gets a reproducible document id."""
 
+    def __init__(self, printing: Printing, variant: str | None) -> None:
+        self._printing, self._variant = printing, variant
 
-CSS_PX_PER_IN = 96
+    def result(self) -> bytes:
+        data = self._printing.result()
+        return fixed_document_id(data) if self._variant in ("pdf/x-4", "pdf/x-5g") else data
 
-
-def measure(doc: Document) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[str, int], ...]]:
-    """Lines whose text runs past their measure, as (page, text); and each raster image's effective
-    resolution at its printed size, as (src, dpi)."""
-    from weasyprint.formatting_structure import boxes
-    from weasyprint.images import RasterImage
-
-    overflows: list[tuple[int, str]] = []
-    images: dict[str, int] = {}
-    for number, page in enumerate(doc.pages, start=1):
-        stack: list[tuple[Any, float]] = [(page._page_box, float("inf"))]
-        while stack:
-            box, limit = stack.pop()
-            if isinstance(box, boxes.MarginBox):
-                continue  # running heads and folios are laid out by the page, not the text
-            if isinstance(box, boxes.BlockContainerBox) and box.width is not None:
-                limit = box.content_box_x() + box.width + 0.5
-            if isinstance(box, boxes.LineBox):
-                for child in box.descendants():
-                    text = getattr(child, "text", "") or ""
-                    if text.strip() and child.position_x + child.width > limit:
-                        overflows.append((number, text.strip()[:60]))
-                        break
-            if isinstance(box, boxes.ReplacedBox) and isinstance(box.replacement, RasterImage) and box.width:
-                src = box.element.get("src", "") if box.element is not None else ""
-                dpi = round(box.replacement.width / (box.width / CSS_PX_PER_IN))
-                images[src] = min(dpi, images.get(src, dpi))
-            stack.extend((child, limit) for child in getattr(box, "children", ()))
-    return tuple(overflows), tuple(sorted(images.items()))
+    def cancel(self) -> None:
+        self._printing.cancel()
 
 
 def variant_stylesheets(
@@ -183,44 +175,6 @@ def fixed_document_id(data: bytes) -> bytes:
     file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
     data = data[: did.start()] + document_id + data[did.end() :]
     return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
-
-
-def _render(
-    html: HTML, stylesheets: list[CSS], extra: str, fetcher: RestrictedFetcher, profiles: dict[str, object]
-) -> Document:
-    return html.render(
-        stylesheets=[*stylesheets, CSS(string=extra, url_fetcher=fetcher)], color_profiles=profiles
-    )
-
-
-def _page_starts(doc: Document) -> tuple[tuple[str, int], ...]:
-    seen: set[str] = set()
-    starts = []
-    for number, page in enumerate(doc.pages, start=1):
-        for anchor in page.anchors:
-            if anchor not in seen:
-                seen.add(anchor)
-                starts.append((anchor, number))
-    return tuple(starts)
-
-
-def _folios(doc: Document) -> tuple[str, ...]:
-    """What each page prints at its foot, read from the laid-out margin boxes."""
-    folios = []
-    for page in doc.pages:
-        text = ""
-        for box in page._page_box.children:
-            if getattr(box, "at_keyword", "").startswith("@bottom"):
-                text = "".join(_texts(box)).strip() or text
-        folios.append(text)
-    return tuple(folios)
-
-
-def _texts(box: object) -> list[str]:
-    found = [getattr(box, "text", "")] if hasattr(box, "text") else []
-    for child in getattr(box, "children", ()):
-        found.extend(_texts(child))
-    return found
 
 
 WORDS_PER_SQUARE_INCH = 6.2

@@ -283,41 +283,58 @@ def _cached(cache: Cache, kind: str, key: str, suffix: str, make: Callable[[], b
 
 @dataclass
 class _Interior:
-    """The laid-out interior; its PDF bytes may still be being written on the other core."""
+    """The laid-out interior; its PDF bytes may still be being written on the other cores."""
 
     plan: PrintLayout
     cache: Cache
     key: str
-    pending: parallel.Pending[bytes] | None = None
+    printing: Any = None  # pdf.Printing, while the parts are being written
 
     def pdf(self) -> bytes:
-        if self.pending is not None:
-            data, self.pending = self.pending.result(), None
+        if self.printing is not None:
+            data, self.printing = self.printing.result(), None
             self.plan = dataclasses.replace(self.plan, pdf=data)
             self.cache.put("layout", self.key, ".pdf", data)
             self.cache.put("layout", self.key, ".json", self.plan.to_json())
         return self.plan.pdf
 
     def cancel(self) -> None:
-        if self.pending is not None:
-            self.pending.cancel()
+        if self.printing is not None:
+            self.printing.cancel()
+
+
+@dataclass(frozen=True)
+class _PartStore:
+    """Laid-out parts of the interior in the build cache (see pdf.lay_out)."""
+
+    cache: Cache
+
+    def get(self, key: str) -> tuple[Any, bytes] | None:
+        from .pdfworker import PartReport
+
+        meta, data = self.cache.get("part", key, ".json"), self.cache.get("part", key, ".pdf")
+        if meta is None or data is None:
+            return None
+        try:
+            return PartReport.from_json(meta), data
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, report: Any, pdf: bytes) -> None:
+        self.cache.put("part", key, ".pdf", pdf)
+        self.cache.put("part", key, ".json", report.to_json())
 
 
 def _print_layout(
     project: Project, cache: Cache, validated: Validated, html: str, *, marks: bool, variant: str | None
 ) -> _Interior:
-    """The laid-out interior, from the cache when nothing that shapes it has changed. A fresh layout's
-    PDF is written in a forked child while the parent goes on with the EPUB and the cover."""
+    """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
+    laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
+    written on the other cores while the parent goes on with the EPUB and the cover."""
     assets = [(a.src, hashlib.sha256(a.path.read_bytes()).hexdigest()) for a in validated.assets]
-    key = digest(
-        code_digest(),
-        tree_digest(project.styles),
-        html,
-        validated.companion.book.print.model_dump(),
-        marks,
-        variant,
-        assets,
-    )
+    settings = validated.companion.book.print
+    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets)
+    key = digest(salt, html, marks, variant)
     meta, data = cache.get("layout", key, ".json"), cache.get("layout", key, ".pdf")
     if meta is not None and data is not None:
         try:
@@ -328,10 +345,17 @@ def _print_layout(
     from .fetcher import refusals_as_errors
 
     with refusals_as_errors():
-        plan, doc = pdf.lay_out(
-            html, validated.companion.book.print, project.styles, project.source, marks=marks, variant=variant
+        plan, printing = pdf.lay_out(
+            html,
+            settings,
+            project.styles,
+            project.source,
+            marks=marks,
+            variant=variant,
+            store=_PartStore(cache),
+            salt=salt,
         )
-    return _Interior(plan, cache, key, parallel.start(pdf.write, doc, variant))
+    return _Interior(plan, cache, key, printing)
 
 
 def write(result: BuildResult, out_dir: Path) -> list[Path]:
