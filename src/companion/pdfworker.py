@@ -218,41 +218,39 @@ def _refit(line: boxes.LineBox, box: boxes.TextBox, change: float, limit: float,
         return True
     texts = [b for b in line.descendants() if isinstance(b, boxes.TextBox)]
     if any(b.is_leader for b in texts):
-        if apply:
-            box.position_x += change
-        return True
+        return False
+    extra = 0.0
     if any(b.justification_spacing for b in texts):
         spaces = count_expandable_spaces(line)
         if not spaces or abs(change / spaces) > MAX_EXTRA_SPACE:
             return False
-        if apply:
-            _add_spacing(line, change / spaces, 0.0)
-        return True
-    following = texts[texts.index(box) + 1 :]
+        extra = change / spaces
+    elif max(b.position_x + b.width for b in texts) - change > limit:
+        return False
     if apply:
-        for child in following:
-            child.position_x -= change
-    if not following:
-        return box.position_x + box.width <= limit
-    return max(b.position_x + b.width for b in following) - (0 if apply else change) <= limit
+        _shift(line, box, change, extra, 0.0)
+    return True
 
 
-def _add_spacing(box: Any, extra: float, advance: float) -> float:
-    """WeasyPrint's add_word_spacing, adding `extra` to what each space already has."""
+def _shift(box: Any, changed: boxes.TextBox, change: float, extra: float, advance: float) -> float:
+    """WeasyPrint's add_word_spacing, adding `extra` to what each space already has, and moving what
+    follows `changed` (already `change` narrower) back by that much."""
     if isinstance(box, boxes.TextBox):
         box.position_x += advance
         spaces = count_expandable_spaces(box)
-        if spaces:
+        if spaces and extra:
             box.justification_spacing += extra
             box.pango_layout.justification_spacing += extra
             box.width += extra * spaces
             advance += extra * spaces
+        if box is changed:
+            advance -= change
     elif isinstance(box, (boxes.LineBox, boxes.InlineBox)):
         box.position_x += advance
         before = advance
         for child in box.children:
             if child.is_in_normal_flow():
-                advance = _add_spacing(child, extra, advance)
+                advance = _shift(child, changed, change, extra, advance)
         box.width += advance - before
     else:
         box.translate(advance, 0)
