@@ -106,3 +106,57 @@ def test_pdf_written_in_a_child_is_the_pdf_written_inline(tmp_path: Path) -> Non
     inline = pdf.layout(html, validated.companion.book.print, tmp_path / "styles", source, variant="pdf/ua-1")
     assert child.startswith(b"%PDF-1.7")
     assert child == inline.pdf
+
+
+class Counter:
+    """A worker's handler: state that stays in the worker between calls."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def add(self, amount: int) -> tuple[int, int]:
+        self.total += amount
+        return os.getpid(), self.total
+
+    def fail(self) -> None:
+        raise ValueError("from the worker")
+
+    def sleep(self) -> None:
+        time.sleep(30)
+
+
+def test_a_worker_keeps_its_state_in_a_forked_child() -> None:
+    code = (
+        "import os; from companion import parallel; from tests.test_parallel import Counter; "
+        "w = parallel.Worker(Counter); w.call('add', 2); w.call('add', 3); "
+        "(a, x), (b, y) = w.result(), w.result(); w.cancel(); print(a == b != os.getpid(), x, y)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "2", "5"]
+
+
+def test_a_worker_runs_inline_when_threads_are_running_and_passes_errors_back() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        worker = parallel.Worker(Counter)
+        worker.call("add", 4)
+        worker.call("fail")
+        assert worker.result() == (os.getpid(), 4)
+        with pytest.raises(ValueError, match="from the worker"):
+            worker.result()
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_busy_worker_is_stopped_at_once() -> None:
+    before = set(multiprocessing_children())
+    worker = parallel.Worker(Counter)
+    worker.call("sleep")
+    started = time.perf_counter()
+    worker.cancel()
+    assert time.perf_counter() - started < 5
+    assert set(multiprocessing_children()) <= before

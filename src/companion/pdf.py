@@ -70,9 +70,10 @@ def layout(
     *,
     marks: bool = False,
     variant: str | None = None,
+    parts: int | None = None,
 ) -> PrintLayout:
     """Lay out and write the interior."""
-    plan, printing = lay_out(html, settings, styles, source, marks=marks, variant=variant)
+    plan, printing = lay_out(html, settings, styles, source, marks=marks, variant=variant, parts=parts)
     return dataclasses.replace(plan, pdf=printing.result())
 
 
@@ -86,11 +87,12 @@ def lay_out(
     variant: str | None = None,
     store: PartStore | None = None,
     salt: str = "",
+    parts: int | None = None,
 ) -> tuple[PrintLayout, Written]:
     """Lay out the interior in parts on both cores (pdfjob.py): everything about its pages, with the
     PDF still being written (`Printing`). `store` keeps laid-out parts, so that an edit lays out again
     only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
-    images)."""
+    images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one."""
     fetcher = RestrictedFetcher(styles, source)
     profiles: dict[str, object] = {}
     stylesheets = [
@@ -98,13 +100,13 @@ def lay_out(
     ]
     stylesheets += variant_stylesheets(variant, styles, fetcher, profiles)
     interior = pdfparts.Interior.parse(html)
-    parts = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else None)
+    pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)
     estimate = estimate_pages(html, settings)
     inside = inside_margin(estimate)
     for attempt in range(2):  # again if the page count calls for another gutter
         job = Job(
             interior,
-            parts,
+            pieces,
             functools.partial(
                 PartLayout,
                 stylesheets,
