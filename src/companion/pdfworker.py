@@ -95,7 +95,8 @@ class PartLayout:
         reports = []
         for index, html, css in work:
             reports.append(self._lay_out(index, html, css))
-            gc.freeze()  # laid-out pages live until written: spare them the collector's rounds
+            gc.collect()  # the layout's garbage first, then the pages it keeps are spared the
+            gc.freeze()  # collector's rounds until they are written
         return reports
 
     def fits(self, work: list[tuple[int, dict[str, int]]]) -> list[bool]:

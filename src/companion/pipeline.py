@@ -108,6 +108,8 @@ def build(
             progress("render print")
             print_images = {a.src: a.path.as_uri() for a in validated.assets}
             printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
+            if front_cover is not None:  # collected now, so that its process is gone before the layout's
+                front_cover.result()
             progress("lay out PDF")
             interior = _print_layout(
                 project, cache, validated, print_document(printed), marks=marks, variant=variant
