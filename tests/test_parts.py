@@ -195,3 +195,36 @@ def test_an_edit_lays_out_only_its_part_again_and_gives_a_cold_build_s_bytes(
     assert laid == ["extra-3"]  # only the part holding the edited chapter
     monkeypatch.setenv("COMPANION_NO_CACHE", "1")
     assert pipeline.build(project, ("pdf",)).outputs[0].data == after
+
+
+def test_a_contents_number_keeps_its_right_edge_and_the_dots_run_up_to_it() -> None:
+    styles = ROOT / "styles"
+    fetcher = RestrictedFetcher(styles, ROOT / "source")
+    sheets = [pdf.CSS(filename=str(styles / n), url_fetcher=fetcher) for n in ("base.css", "print.css")]
+    layout = pdfworker.PartLayout(
+        sheets, fetcher, str(ROOT / "source") + "/", pdf.page_css(PrintSettings(), 0.7), {}
+    )
+    html = (
+        '<html lang="en"><body><section id="s" class="contents frontmatter"><ol class="toc-list">'
+        '<li class="toc-entry"><a href="#s" data-page="888">An entry</a></li></ol></section></body></html>'
+    )
+    layout.lay_out([(0, html, "")])
+
+    def number_and_dots() -> tuple[float, float, int]:
+        texts = next(iter(layout._parts[0].numbers.values()))
+        box, line, _ = next(t for t in texts if any(c.isdigit() for c in t[0].text))
+        dots = [b for b in line.descendants() if getattr(b, "text", "") == ". "]
+        return (
+            box.position_x + box.width,
+            box.position_x - max(d.position_x + d.width for d in dots),
+            len(dots),
+        )
+
+    right, gap, dots = number_and_dots()
+    assert layout.fits([(0, {"s": 7})]) == [True]
+    layout.patch([(0, {}, {"s": 7})])
+    new_right, new_gap, new_dots = number_and_dots()
+    assert new_right == pytest.approx(right, abs=0.01)
+    assert new_dots > dots  # the narrower number leaves room for more dots
+    dot = 6.2
+    assert 0 <= new_gap < gap + dot

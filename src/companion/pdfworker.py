@@ -23,6 +23,7 @@ from weasyprint.document import Document
 from weasyprint.formatting_structure import boxes
 from weasyprint.images import RasterImage
 from weasyprint.layout.inline import count_expandable_spaces
+from weasyprint.layout.leader import leader_index
 from weasyprint.text.line_break import line_size
 
 from .fetcher import RestrictedFetcher
@@ -217,9 +218,13 @@ def _refit(line: boxes.LineBox, box: boxes.TextBox, change: float, limit: float,
     With `apply` off, only say whether it would fit."""
     if abs(change) < 0.01:
         return True
+    _, leader = leader_index(line)
+    if leader is not None:
+        if apply:
+            _redot(line, leader, change)
+            box.position_x += change
+        return bool(leader.children)
     texts = [b for b in line.descendants() if isinstance(b, boxes.TextBox)]
-    if any(b.is_leader for b in texts):
-        return False
     extra = 0.0
     if any(b.justification_spacing for b in texts):
         spaces = count_expandable_spaces(line)
@@ -231,6 +236,23 @@ def _refit(line: boxes.LineBox, box: boxes.TextBox, change: float, limit: float,
     if apply:
         _shift(line, box, change, extra, 0.0)
     return True
+
+
+def _redot(line: boxes.LineBox, leader: boxes.InlineBox, change: float) -> None:
+    """Lay the leader's dots out again, as WeasyPrint's handle_leader does (on a grid counted from
+    the line's right edge, so that they line up from entry to entry), in `change` more room."""
+    dot = leader.children[0]
+    room = leader.width + change
+    right = line.position_x + line.width
+    dots = []
+    for n in range(1, int(line.width // dot.width) + 1):
+        x = right - n * dot.width
+        if leader.position_x <= x and x + dot.width <= leader.position_x + room:
+            copy = dot.copy()
+            copy.position_x = x
+            dots.append(copy)
+    leader.children = tuple(dots)
+    leader.width = room
 
 
 def _shift(box: Any, changed: boxes.TextBox, change: float, extra: float, advance: float) -> float:
