@@ -14,6 +14,7 @@ import io
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -487,3 +488,30 @@ def test_listener_sees_an_unrestricted_fetch() -> None:
         while not control.connections and time.monotonic() < deadline:
             time.sleep(0.05)
         assert control.connections
+
+
+def test_a_refusal_in_a_layout_worker_reaches_the_parent_intact(tmp_path: Path) -> None:
+    """Laid out by a forked worker (a fresh interpreter has one thread), a page that asks for a file
+    outside is refused there, and the refusal crosses the process boundary with its address."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from companion import parallel, pdfworker\n"
+        "from companion.fetcher import RestrictedFetcher, refusals_as_errors\n"
+        "from companion.errors import CompanionError\n"
+        "root = Path(sys.argv[1]); fetcher = RestrictedFetcher(root)\n"
+        "worker = parallel.Worker(lambda: pdfworker.PartLayout([], fetcher, str(root) + '/', '', {}))\n"
+        "html = '<p><img alt=x src=\"file:///etc/hostname\"></p>'\n"
+        "worker.call('lay_out', [(0, html, '')])\n"
+        "try:\n"
+        "    with refusals_as_errors('styles/print.css'):\n"
+        "        worker.result()\n"
+        "except CompanionError as exc:\n"
+        "    print(exc.diagnostics[0].format())\n"
+        "worker.cancel()\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True
+    )
+    expected = "error C021: the layout asked for `file:///etc/hostname`, which is outside the companion"
+    assert expected in out.stdout

@@ -26,6 +26,9 @@ class RefusedResource(FatalURLFetchingError):
         super().__init__(f"refused to load {url[:200]}")
         self.url = url
 
+    def __reduce__(self) -> tuple[type[RefusedResource], tuple[str]]:
+        return RefusedResource, (self.url,)  # raised in a layout worker, re-raised in the parent
+
 
 class RestrictedFetcher(URLFetcher):
     def __init__(self, *roots: Path) -> None:
