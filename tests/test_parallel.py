@@ -124,6 +124,9 @@ class Counter:
     def sleep(self) -> None:
         time.sleep(30)
 
+    def nap(self, seconds: float) -> None:
+        time.sleep(seconds)
+
 
 def test_a_worker_keeps_its_state_in_a_forked_child() -> None:
     code = (
@@ -160,3 +163,17 @@ def test_a_busy_worker_is_stopped_at_once() -> None:
     worker.cancel()
     assert time.perf_counter() - started < 5
     assert set(multiprocessing_children()) <= before
+
+
+def test_wait_gives_the_worker_whose_result_is_ready_first() -> None:
+    code = (
+        "from companion import parallel; from tests.test_parallel import Counter\n"
+        "slow, fast = parallel.Worker(Counter), parallel.Worker(Counter)\n"
+        "slow.call('nap', 1.0); fast.call('add', 1)\n"
+        "first = parallel.wait([slow, fast])\n"
+        "print(first == [fast], fast.result()[1]); slow.result()\n"
+        "slow.cancel(); fast.cancel()\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split()[:2] == ["True", "1"], out.stderr

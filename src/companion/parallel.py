@@ -8,6 +8,7 @@ A build that stops early (bad input) cancels the child; nothing is left running.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -116,6 +117,11 @@ class Worker:
             return value
         raise value
 
+    @property
+    def ready(self) -> bool:
+        """Whether `result` would return without waiting (a helper running here always would)."""
+        return self._connection is None or self._connection.poll()
+
     def cancel(self) -> None:
         """Stop the helper (at once, whatever it is doing)."""
         if self._process is not None:
@@ -127,6 +133,15 @@ class Worker:
             self._connection.close()
             self._connection = None
         self._handler = None
+
+
+def wait(workers: list[Worker]) -> list[Worker]:
+    """The workers whose next result is ready, waiting until one is."""
+    ready = [w for w in workers if w.ready]
+    if ready:
+        return ready
+    connections = {w._connection: w for w in workers if w._connection is not None}
+    return [connections[c] for c in multiprocessing.connection.wait(list(connections))]  # type: ignore[index]
 
 
 def _serve(connection: Connection, make: Callable[[], Any]) -> None:

@@ -185,8 +185,7 @@ class Job:
             if item.final is None:
                 assert item.worker is not None
                 writes.setdefault(item.worker, []).append(item.part.index)
-        for worker, indices in writes.items():
-            worker.call("write", indices, self.variant)
+                item.worker.call("write", [item.part.index], self.variant)  # one message a part
         keys = {i: digest(item.key, self._numbers(item.part, truth)) for i, item in state.items()}
         stored = {i: item.final[1] for i, item in state.items() if item.final is not None}
         reports = {i: item.report for i, item in state.items()}
@@ -217,13 +216,14 @@ def _call(
 def _lay_out(
     work: list[tuple[int, str, str]], parts: tuple[pdfparts.Part, ...], workers: list[parallel.Worker]
 ) -> list[tuple[int, parallel.Worker, PartReport]]:
-    """Lay the parts out, each worker taking a run of parts with about the same number of words."""
-    total = sum(parts[index].words for index, _, _ in work) or 1
+    """Lay the parts out, each part going to the worker with the fewest words so far (so that the
+    workers take turns through the book, and write their parts in about the order they are merged)."""
     batches: dict[parallel.Worker, list[tuple[int, str, str]]] = {}
-    done = 0
+    load = dict.fromkeys(workers, 0)
     for item in work:
-        batches.setdefault(workers[min(len(workers) - 1, done * len(workers) // total)], []).append(item)
-        done += parts[item[0]].words
+        worker = min(workers, key=lambda w: load[w])
+        batches.setdefault(worker, []).append(item)
+        load[worker] += parts[item[0]].words
     for worker, batch in batches.items():
         worker.call("lay_out", batch)
     return [
@@ -257,17 +257,30 @@ class Printing:
         self._store, self._keys, self._reports = store, keys, reports
 
     def result(self) -> bytes:
+        """The merged PDF; each part is joined as soon as it and the parts before it are written."""
         written = dict(self._stored)
+        waiting = {worker: list(indices) for worker, indices in self._writes.items() if indices}
+        merger: pdfmerge.Merger | None = None
         try:
-            for worker, indices in self._writes.items():
-                for index, data in zip(indices, worker.result(), strict=True):
-                    written[index] = data
-                    if self._store is not None:
-                        self._store.put(self._keys[index], self._reports[index], data)
+            for index in range(self._count):
+                while index not in written:
+                    for worker in parallel.wait(list(waiting)):
+                        done = waiting[worker].pop(0)
+                        (written[done],) = worker.result()
+                        if self._store is not None:
+                            self._store.put(self._keys[done], self._reports[done], written[done])
+                        if not waiting[worker]:
+                            del waiting[worker]
+                if self._count == 1:
+                    return written[index]
+                if merger is None:
+                    merger = pdfmerge.Merger(written.pop(index))
+                else:
+                    merger.add(written.pop(index))
         finally:
             self.cancel()
-        pdfs = [written[index] for index in range(self._count)]
-        return pdfs[0] if len(pdfs) == 1 else pdfmerge.merge(pdfs)
+        assert merger is not None
+        return merger.finish()
 
     def cancel(self) -> None:
         for worker in self._workers:

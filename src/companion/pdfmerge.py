@@ -45,10 +45,25 @@ def merge(parts: Sequence[bytes]) -> bytes:
     """One PDF from the part PDFs, in order. parts[0] gives the document-level metadata."""
     if not parts:
         raise ValueError("no parts to merge")
-    merger = _Merger(pikepdf.open(io.BytesIO(parts[0])))
-    for index, data in enumerate(parts[1:], start=1):
-        merger.append(index, pikepdf.open(io.BytesIO(data)))
+    merger = Merger(parts[0])
+    for data in parts[1:]:
+        merger.add(data)
     return merger.finish()
+
+
+class Merger:
+    """`merge`, one part at a time: so that parts can be joined as they are written."""
+
+    def __init__(self, first: bytes) -> None:
+        self._merger = _Merger(pikepdf.open(io.BytesIO(first)))
+        self._count = 1
+
+    def add(self, data: bytes) -> None:
+        self._merger.append(self._count, pikepdf.open(io.BytesIO(data)))
+        self._count += 1
+
+    def finish(self) -> bytes:
+        return self._merger.finish()
 
 
 def _items(node: Object, leaf: str) -> Iterator[tuple[Object, Object]]:
