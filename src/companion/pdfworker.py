@@ -10,6 +10,8 @@ Folios sit alone in their margin box and are re-aligned.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import gc
 import io
@@ -124,6 +126,8 @@ class PartLayout:
             out = io.BytesIO()
             doc.write_pdf(out, pdf_tags=True, pdf_variant=variant, pdf_identifier=variant is not None)
             written.append(out.getvalue())
+            del doc
+            _give_back()
         return written
 
     def _lay_out(self, index: int, html: str, css: str) -> PartReport:
@@ -198,6 +202,12 @@ class PartLayout:
             if apply:
                 element.set("data-page", str(new))
         return fits
+
+
+def _give_back() -> None:
+    """Hand the memory of a written part back to the system (glibc keeps freed memory otherwise)."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _prints_number(box: boxes.TextBox) -> bool:
