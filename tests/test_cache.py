@@ -55,6 +55,16 @@ def test_prune_keeps_the_most_recent_entries(tmp_path: Path) -> None:
     for number in range(10):
         cache.put("kind", f"k{number}", ".bin", bytes(1000))
     cache.get("kind", "k0", ".bin")  # recently used again
-    cache.prune(max_bytes=3000)
+    cache.prune(max_bytes=3200)  # three entries of 1,000 bytes and their checksums
     left = sorted(p.name for p in (tmp_path / "kind").iterdir())
     assert len(left) == 3 and "k0.bin" in left
+
+
+def test_an_entry_cut_short_is_a_miss(tmp_path: Path) -> None:
+    """Cache entries are written without fsync; one that a crash leaves cut short is not used."""
+    cache = Cache(tmp_path)
+    cache.put("kind", "k", ".bin", b"the whole of the entry")
+    assert cache.get("kind", "k", ".bin") == b"the whole of the entry"
+    path = tmp_path / "kind" / "k.bin"
+    path.write_bytes(path.read_bytes()[:-4])
+    assert cache.get("kind", "k", ".bin") is None

@@ -61,6 +61,10 @@ def code_digest() -> str:
     )
 
 
+_CHECK = 32
+"""Each entry starts with the SHA-256 of the rest."""
+
+
 @dataclass(frozen=True)
 class Cache:
     folder: Path | None
@@ -77,8 +81,10 @@ class Cache:
         path = self.folder / kind / f"{key}{suffix}"
         try:
             data = path.read_bytes()
+            if hashlib.sha256(data[_CHECK:]).digest() != data[:_CHECK]:
+                return None  # cut short or damaged: computed again
             os.utime(path)  # recently used entries survive prune()
-            return data
+            return data[_CHECK:]
         except OSError:
             return None
 
@@ -100,7 +106,9 @@ class Cache:
         if self.folder is None:
             return
         with contextlib.suppress(OSError):  # a read-only or full disk only costs speed
-            write_atomic(self.folder / kind / f"{key}{suffix}", data)
+            # no fsync: an entry that a crash leaves cut short fails its checksum and is recomputed
+            entry = hashlib.sha256(data).digest() + data
+            write_atomic(self.folder / kind / f"{key}{suffix}", entry, durable=False)
 
 
 class Memo:

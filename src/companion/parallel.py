@@ -144,7 +144,17 @@ def wait(workers: list[Worker]) -> list[Worker]:
     return [connections[c] for c in multiprocessing.connection.wait(list(connections))]  # type: ignore[index]
 
 
+_IN_WORKER = False
+
+
+def in_worker() -> bool:
+    """Whether this process is a forked Worker (short-lived: its memory goes when the build ends)."""
+    return _IN_WORKER
+
+
 def _serve(connection: Connection, make: Callable[[], Any]) -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
     handler = make()
     while True:
         try:

@@ -28,6 +28,7 @@ from weasyprint.layout.inline import count_expandable_spaces
 from weasyprint.layout.leader import leader_index
 from weasyprint.text.line_break import line_size
 
+from . import parallel
 from .fetcher import RestrictedFetcher
 
 CSS_PX_PER_IN = 96
@@ -97,13 +98,16 @@ class PartLayout:
         """(part index, html, extra css) for each part; a report on each."""
         reports = []
         for index, html, css in work:
+            if not parallel.in_worker():  # a long-lived process (the preview server) keeps its collector
+                reports.append(self._lay_out(index, html, css))
+                continue
             gc.disable()  # a layout makes millions of objects: the collector would walk them again
             try:  # and again (0.8 s of a 660-page book); they are collected once, after it
                 reports.append(self._lay_out(index, html, css))
             finally:
                 gc.enable()
             gc.collect()  # the layout's garbage, then the pages it keeps are spared the collector's
-            gc.freeze()  # rounds until they are written
+            gc.freeze()  # rounds until they are written (the worker's memory goes with it)
         return reports
 
     def fits(self, work: list[tuple[int, dict[str, int]]]) -> list[bool]:
