@@ -177,3 +177,13 @@ def test_wait_gives_the_worker_whose_result_is_ready_first() -> None:
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert out.stdout.split()[:2] == ["True", "1"], out.stderr
+
+
+def test_a_companion_error_survives_the_trip_between_processes() -> None:
+    import pickle
+
+    from companion.errors import CompanionError, diagnostic
+
+    error = CompanionError([diagnostic("styles/print.css", "C021", "a message", "a hint")])
+    again = pickle.loads(pickle.dumps(error))
+    assert again.diagnostics == error.diagnostics and str(again) == str(error)

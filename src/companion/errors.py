@@ -65,6 +65,9 @@ class CompanionError(Exception):
         self.diagnostics = tuple(sorted(unique, key=lambda d: (d.where, d.code, d.message)))
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
+    def __reduce__(self) -> tuple[type[CompanionError], tuple[tuple[Diagnostic, ...]]]:
+        return type(self), (self.diagnostics,)  # raised in a worker process, re-raised in the build
+
 
 def diagnostic(where: Location | Path | str, code: str, message: str, hint: str = "") -> Diagnostic:
     """Shorthand for a Diagnostic at a location or a whole file."""
