@@ -7,6 +7,7 @@ A build that stops early (bad input) cancels the child; nothing is left running.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import threading
@@ -92,7 +93,11 @@ class Worker:
             context = multiprocessing.get_context("fork")
             self._connection, theirs = context.Pipe()
             self._process = context.Process(target=_serve, args=(theirs, make), daemon=True)
-            self._process.start()
+            gc.freeze()  # the child's collector leaves what it inherits alone: no copy-on-write
+            try:
+                self._process.start()
+            finally:
+                gc.unfreeze()  # (only here: the child keeps it frozen)
             theirs.close()
         else:
             self._handler = make()
