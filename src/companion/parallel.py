@@ -1,8 +1,11 @@
-"""Use the second core: run one slow, independent step in a forked child while the build goes on.
+"""Use the other core: forked children for slow, independent work while the build goes on.
+
+`start` runs one step (the front cover) and hands back its result; a `Worker` is a long-lived child
+that keeps state between calls (the print interior's laid-out parts, see pdfjob.py).
 
 Only when forking is safe: a platform with fork and a process with a single thread (a build inside
-the preview server, which has threads, runs the step inline instead, when its result is asked for).
-A build that stops early (bad input) cancels the child; nothing is left running.
+the preview server, which has threads, runs the work inline instead, when its result is asked for).
+A build that stops early (bad input) cancels the children; nothing is left running.
 """
 
 from __future__ import annotations
