@@ -143,13 +143,17 @@ def _line_ends(layout: pdfworker.PartLayout, index: int) -> list[float]:
     ]
 
 
-def test_a_changed_number_is_put_in_place_and_its_line_stays_justified() -> None:
+def _part_layout() -> pdfworker.PartLayout:
+    """A layout worker's handler, here in the test's process, for the bundled styles."""
     styles = ROOT / "styles"
     fetcher = RestrictedFetcher(styles, ROOT / "source")
     sheets = [pdf.CSS(filename=str(styles / n), url_fetcher=fetcher) for n in ("base.css", "print.css")]
-    layout = pdfworker.PartLayout(
-        sheets, fetcher, str(ROOT / "source") + "/", pdf.page_css(PrintSettings(), 0.7), {}
-    )
+    page = pdf.page_css(PrintSettings(), 0.7)
+    return pdfworker.PartLayout(sheets, fetcher, str(ROOT / "source") + "/", page, {})
+
+
+def test_a_changed_number_is_put_in_place_and_its_line_stays_justified() -> None:
+    layout = _part_layout()
     report = layout.lay_out([(0, _justified("888"), "")])[0]
     assert report.pages == 2
     before = _line_ends(layout, 0)
@@ -198,12 +202,7 @@ def test_an_edit_lays_out_only_its_part_again_and_gives_a_cold_build_s_bytes(
 
 
 def test_a_contents_number_keeps_its_right_edge_and_the_dots_run_up_to_it() -> None:
-    styles = ROOT / "styles"
-    fetcher = RestrictedFetcher(styles, ROOT / "source")
-    sheets = [pdf.CSS(filename=str(styles / n), url_fetcher=fetcher) for n in ("base.css", "print.css")]
-    layout = pdfworker.PartLayout(
-        sheets, fetcher, str(ROOT / "source") + "/", pdf.page_css(PrintSettings(), 0.7), {}
-    )
+    layout = _part_layout()
     html = (
         '<html lang="en"><body><section id="s" class="contents frontmatter"><ol class="toc-list">'
         '<li class="toc-entry"><a href="#s" data-page="888">An entry</a></li></ol></section></body></html>'
