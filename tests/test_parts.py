@@ -227,3 +227,19 @@ def test_a_contents_number_keeps_its_right_edge_and_the_dots_run_up_to_it() -> N
     assert new_dots > dots  # the narrower number leaves room for more dots
     dot = 6.2
     assert 0 <= new_gap < gap + dot
+
+
+def test_an_edit_that_adds_pages_renumbers_the_parts_after_it_as_a_cold_build_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inline: None
+) -> None:
+    monkeypatch.setattr(pdfparts, "PART_WORDS", 600)
+    source = _bigger_book(tmp_path)
+    project = pipeline.Project.at(source)
+    before = pipeline.build(project, ("pdf",))
+    edited = source / "chapters" / "52-extra-2.md"
+    more = "\n\n".join(f"A new paragraph {n} about the lanterns and the pond." for n in range(150))
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n" + more + "\n", encoding="utf-8")
+    after = pipeline.build(project, ("pdf",))
+    assert after.page_count > before.page_count  # the parts after it open on later pages
+    monkeypatch.setenv("COMPANION_NO_CACHE", "1")
+    assert pipeline.build(project, ("pdf",)).outputs[0].data == after.outputs[0].data

@@ -84,19 +84,18 @@ class Job:
         placeholder = int(PLACEHOLDER_DIGIT * len(str(max(1, self.page_estimate))))
         fake = {target: placeholder for part in self.parts for target in part.targets}
         state: dict[int, _Part] = {}
-        fresh = []
+        fresh, keys = [], {}
         for part in self.parts:
-            key, html, css = self._inputs(part, fake, placeholder)
-            hit = self._stored(key)
+            keys[part.index], html, css = self._inputs(part, fake, placeholder)
+            hit = self._stored(keys[part.index])
             if hit is None:
                 fresh.append((part.index, html, css))
             else:
-                state[part.index] = _Part(part, key, hit[0])
+                state[part.index] = _Part(part, keys[part.index], hit[0])
         for index, worker, report in _lay_out(fresh, self.parts, workers):
-            key = self._inputs(self.parts[index], fake, placeholder)[0]
-            state[index] = _Part(self.parts[index], key, report, worker)
+            state[index] = _Part(self.parts[index], keys[index], report, worker)
             if self.store is not None:
-                self.store.put(key, report, b"")
+                self.store.put(keys[index], report, b"")
 
         truth = self._numbering(state)
         for _ in range(MAX_ROUNDS):
@@ -105,6 +104,7 @@ class Job:
                 numbers = self._numbers(item.part, truth)
                 if item.numbered == numbers or (item.final and item.final[0] == numbers):
                     continue
+                item.final = None  # made for other numbers
                 hit = self._stored(digest(item.key, numbers))
                 if hit is not None and item.numbered is None:
                     item.report, item.final = hit[0], (numbers, hit[1])
