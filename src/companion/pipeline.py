@@ -294,7 +294,11 @@ class _Interior:
 
     def pdf(self) -> bytes:
         if self.printing is not None:
-            data, self.printing = self.printing.result(), None
+            from .fetcher import refusals_as_errors
+
+            with refusals_as_errors():  # writing fetches too (attachments)
+                data = self.printing.result()
+            self.printing = None
             self.plan = dataclasses.replace(self.plan, pdf=data)
             self.cache.put("layout", self.key, ".pdf", data)
             self.cache.put("layout", self.key, ".json", self.plan.to_json())
