@@ -92,7 +92,7 @@ class Job:
                 fresh.append((part.index, html, css))
             else:
                 state[part.index] = _Part(part, keys[part.index], hit[0])
-        for index, worker, report in _lay_out(fresh, self.parts, workers):
+        for index, worker, report in _lay_out(fresh, workers):
             state[index] = _Part(self.parts[index], keys[index], report, worker)
             if self.store is not None:
                 self.store.put(keys[index], report, b"")
@@ -114,7 +114,6 @@ class Job:
                     unlaid.append(item)
             for index, worker, report in _lay_out(
                 [(i.part.index, *self._inputs(i.part, fake, placeholder)[1:]) for i in unlaid],
-                self.parts,
                 workers,
             ):
                 state[index].worker, state[index].report = worker, report
@@ -127,7 +126,7 @@ class Job:
                 (i.part.index, *self._inputs(i.part, truth.numbers, truth.starts[i.part.index])[1:])
                 for i in again
             ]
-            for index, worker, report in _lay_out(redo, self.parts, workers):
+            for index, worker, report in _lay_out(redo, workers):
                 item = state[index]
                 item.worker, item.report, item.final = worker, report, None
                 item.numbered = self._numbers(item.part, truth)
@@ -214,23 +213,28 @@ def _call(
 
 
 def _lay_out(
-    work: list[tuple[int, str, str]], parts: tuple[pdfparts.Part, ...], workers: list[parallel.Worker]
+    work: list[tuple[int, str, str]], workers: list[parallel.Worker]
 ) -> list[tuple[int, parallel.Worker, PartReport]]:
-    """Lay the parts out, each part going to the worker with the fewest words so far (so that the
-    workers take turns through the book, and write their parts in about the order they are merged)."""
-    batches: dict[parallel.Worker, list[tuple[int, str, str]]] = {}
-    load = dict.fromkeys(workers, 0)
-    for item in work:
-        worker = min(workers, key=lambda w: load[w])
-        batches.setdefault(worker, []).append(item)
-        load[worker] += parts[item[0]].words
-    for worker, batch in batches.items():
-        worker.call("lay_out", batch)
-    return [
-        (index, worker, report)
-        for worker, batch in batches.items()
-        for (index, _, _), report in zip(batch, worker.result(), strict=True)
-    ]
+    """Lay the parts out, in book order, each going to the next worker that is free (so that the
+    workers finish together, and write their parts in about the order they are merged)."""
+    queue = list(work)
+    busy: dict[parallel.Worker, int] = {}
+    done: list[tuple[int, parallel.Worker, PartReport]] = []
+
+    def give(worker: parallel.Worker) -> None:
+        if queue:
+            item = queue.pop(0)
+            worker.call("lay_out", [item])  # one part a message: sent only to an idle worker
+            busy[worker] = item[0]
+
+    for worker in workers:
+        give(worker)
+    while busy:
+        for worker in parallel.wait(list(busy)):
+            (report,) = worker.result()
+            done.append((busy.pop(worker), worker, report))
+            give(worker)
+    return sorted(done, key=lambda item: item[0])
 
 
 def _lowest(images: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:

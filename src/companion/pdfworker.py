@@ -91,8 +91,8 @@ class PartLayout:
     def set_page_css(self, page_css: str) -> None:
         self._page_css = page_css
 
-    # Each call takes every part the worker has to do, so that one message carries them all (a pipe
-    # holds 64 KiB: one message per part would keep the parent waiting on a busy worker).
+    # The parent sends a worker its next part only when the worker is idle (a pipe holds 64 KiB: a
+    # message to a busy worker would keep the parent waiting), so calls take lists.
 
     def lay_out(self, work: list[tuple[int, str, str]]) -> list[PartReport]:
         """(part index, html, extra css) for each part; a report on each."""
