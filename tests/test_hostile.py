@@ -515,3 +515,14 @@ def test_a_refusal_in_a_layout_worker_reaches_the_parent_intact(tmp_path: Path) 
     )
     expected = "error C021: the layout asked for `file:///etc/hostname`, which is outside the companion"
     assert expected in out.stdout
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x 1\nb: *x\n", "a: !!python/object:os.system x\n", "a: " + "[" * 40 + "]" * 40 + "\n"],
+)
+def test_yaml_that_could_hide_anchors_tags_or_deep_nesting_is_always_screened(text: str) -> None:
+    from companion.yamlfile import _needs_screening
+
+    assert _needs_screening(text)
+    assert not _needs_screening("title: A chapter\nspoilers: false\n")

@@ -116,6 +116,15 @@ def _mark(shown: str, mark: Any, offset: int) -> Location:
     return Location(shown, mark.line + 1 + offset, mark.column + 1) if mark is not None else Location(shown)
 
 
+def _needs_screening(text: str) -> bool:
+    """Whether the text could hold an anchor (&), an alias (*), a tag (!) or nesting deeper than
+    MAX_DEPTH (every collection needs a `:`, `-`, `[` or `{`). Most files, like a chapter's front
+    matter, cannot, and are spared the extra pass."""
+    if any(mark in text for mark in "&*!"):
+        return True
+    return sum(text.count(mark) for mark in ":-[{") >= MAX_DEPTH
+
+
 def _screen(yaml: YAML, text: str, shown: str, offset: int) -> None:
     """Walk the events once: refuse anchors, aliases, tags and deep nesting before anything is built."""
     depth = 0
@@ -213,7 +222,8 @@ def _parse_yaml(text: str, shown: str, first_line: int) -> Parsed:
     offset = first_line - 1
     yaml = _yaml()
     try:
-        _screen(yaml, text, shown, offset)
+        if _needs_screening(text):
+            _screen(yaml, text, shown, offset)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
