@@ -165,7 +165,9 @@ def test_a_changed_number_is_put_in_place_and_its_line_stays_justified() -> None
     assert "link (see page 7)" in text and "888" not in text
 
 
-def _bigger_book(tmp_path: Path) -> Path:
+def _bigger_book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny companion and six chapters of about 1,200 words, cut into parts of 600 words."""
+    monkeypatch.setattr(pdfparts, "PART_WORDS", 600)
     source = make_tiny(tmp_path, styles=True)
     for n in range(1, 7):
         body = " ".join(f"Sentence {n}.{k} about the lanterns and the pond." for k in range(120))
@@ -178,8 +180,7 @@ def _bigger_book(tmp_path: Path) -> Path:
 def test_an_edit_lays_out_only_its_part_again_and_gives_a_cold_build_s_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inline: None
 ) -> None:
-    monkeypatch.setattr(pdfparts, "PART_WORDS", 600)
-    source = _bigger_book(tmp_path)
+    source = _bigger_book(tmp_path, monkeypatch)
     project = pipeline.Project.at(source)
     laid: list[str] = []
     original = pdfworker.PartLayout._lay_out
@@ -232,8 +233,7 @@ def test_a_contents_number_keeps_its_right_edge_and_the_dots_run_up_to_it() -> N
 def test_an_edit_that_adds_pages_renumbers_the_parts_after_it_as_a_cold_build_would(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inline: None
 ) -> None:
-    monkeypatch.setattr(pdfparts, "PART_WORDS", 600)
-    source = _bigger_book(tmp_path)
+    source = _bigger_book(tmp_path, monkeypatch)
     project = pipeline.Project.at(source)
     before = pipeline.build(project, ("pdf",))
     edited = source / "chapters" / "52-extra-2.md"

@@ -102,31 +102,19 @@ def lay_out(
     interior = pdfparts.Interior.parse(html)
     pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)
     estimate = estimate_pages(html, settings)
-    inside = inside_margin(estimate)
-    for attempt in range(2):  # again if the page count calls for another gutter
-        job = Job(
-            interior,
-            pieces,
-            functools.partial(
-                PartLayout,
-                stylesheets,
-                fetcher,
-                str(source) + "/",
-                page_css(settings, inside, marks),
-                profiles,
-            ),
-            digest(salt, inside, marks, variant),
-            estimate,
-            inside,
-            store,
-            variant,
+
+    def run(inside: float) -> tuple[PrintLayout, Printing]:
+        make = functools.partial(
+            PartLayout, stylesheets, fetcher, str(source) + "/", page_css(settings, inside, marks), profiles
         )
-        plan, printing = job.run()
-        if inside_margin(plan.page_count) == inside or attempt:
-            return plan, Written(printing, variant)
+        salted = digest(salt, inside, marks, variant)
+        return Job(interior, pieces, make, salted, estimate, inside, store, variant).run()
+
+    plan, printing = run(inside_margin(estimate))
+    if inside_margin(plan.page_count) != plan.inside_margin:  # the page count calls for another gutter
         printing.cancel()
-        inside = inside_margin(plan.page_count)
-    raise AssertionError("unreachable")
+        plan, printing = run(inside_margin(plan.page_count))
+    return plan, Written(printing, variant)
 
 
 class Written:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import epub, kepub, opds, parallel
 from .cache import Cache, code_digest, digest, memos, tree_digest
@@ -25,6 +25,9 @@ from .pagemap import page_map
 from .render import Edition, print_document, render
 from .validate import Validated, validate
 from .write import write_atomic
+
+if TYPE_CHECKING:
+    from .pdf import Written
 
 FORMATS = ("epub", "kepub", "pdf", "cover")
 FULL_EDITION = Edition()
@@ -290,7 +293,8 @@ class _Interior:
     plan: PrintLayout
     cache: Cache
     key: str
-    printing: Any = None  # pdf.Printing, while the parts are being written
+    printing: Written | None = None
+    """While the parts are being written."""
 
     def pdf(self) -> bytes:
         if self.printing is not None:
