@@ -70,8 +70,10 @@ def styles_resources(
         licence = next((folder / n for n in LICENCES if (folder / n).is_file()), None)
         if licence is not None:  # as XHTML: Kindle's converter refuses text/plain in a package
             name = licence.resolve().relative_to(styles.resolve()).with_suffix(".xhtml").as_posix()
-            page = environment().get_template("licence.xhtml").render(
-                title="Font licence", text=licence.read_text("utf-8", errors="replace")
+            page = (
+                environment()
+                .get_template("licence.xhtml")
+                .render(title="Font licence", text=licence.read_text("utf-8", errors="replace"))
             )
             out.append(Resource(f"styles/{name}", "application/xhtml+xml", page.encode("utf-8")))
     return out

@@ -9,7 +9,7 @@ families (C038), with the text that was set in it.
 
 For the EPUB, `subset` keeps only the glyphs the book's text needs (with their small caps, figures
 and ligatures), as calibre's `ebook-polish -f` does; the OFL allows it, and the result is
-byte-reproducible (no timestamps are recalculated).
+byte-reproducible.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class FontFace:
     where: Location
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
@@ -96,11 +96,11 @@ def font_faces(styles: Path, sheets: Iterable[str]) -> tuple[tuple[FontFace, ...
             if not (isinstance(rule, tinycss2.ast.AtRule) and rule.lower_at_keyword == "font-face"):
                 continue
             declared = _declarations(rule)
-            where = Location(_shown(sheet), rule.source_line, rule.source_column)
+            where = Location(shown_path(sheet), rule.source_line, rule.source_column)
             family = _first_string(declared.get("font-family", []))
             token = _src_url(declared.get("src", []))
             if token is not None:
-                where = Location(_shown(sheet), token.source_line, token.source_column)
+                where = Location(shown_path(sheet), token.source_line, token.source_column)
             url = _url_value(token) if token is not None else ""
             parts = urlsplit(url)
             if not family or not url or parts.scheme or parts.netloc:
@@ -184,30 +184,29 @@ def misnamed(faces: Iterable[FontFace]) -> tuple[Diagnostic, ...]:
 
 def subset(data: bytes, text: str) -> bytes:
     """The font with only the glyphs `text` needs (and what the font's features reach from them:
-    small caps, old-style figures, ligatures), its names and licence kept; same input, same bytes."""
-    from fontTools import subset as fts
-    from fontTools.ttLib import TTFont
+    small caps, old-style figures, ligatures), every name kept (the licence is name ID 13).
 
-    options = fts.Options()
-    options.layout_features = ["*"]
-    options.name_IDs = ["*"]
-    options.name_languages = ["*"]
-    options.name_legacy = True
-    options.notdef_outline = True
-    options.glyph_names = True
-    options.legacy_kern = True
-    options.hinting = True
-    options.recalc_timestamp = False
-    options.drop_tables = [*options.drop_tables, "FFTM"]  # FontForge's build timestamps
-    font = TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=False)
-    subsetter = fts.Subsetter(options)
+    HarfBuzz's subsetter (uharfbuzz, which bundles its own HarfBuzz, so every machine gives the same
+    bytes) takes 20 ms a font where fontTools' takes 2 s; it keeps the head table's dates as they are.
+    """
+    import uharfbuzz as hb
+
     wanted = set(text) | set(ALWAYS_KEPT)
     wanted |= {c.upper() for c in wanted if len(c.upper()) == 1} | {c.lower() for c in wanted}
-    subsetter.populate(unicodes=sorted(ord(c) for c in wanted))
-    subsetter.subset(font)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
+    keep = hb.SubsetInput()
+    for char in sorted(wanted):
+        keep.unicode_set.add(ord(char))
+    for kind in (
+        hb.SubsetInputSets.LAYOUT_FEATURE_TAG,
+        hb.SubsetInputSets.NAME_ID,
+        hb.SubsetInputSets.NAME_LANG_ID,
+    ):
+        keep.sets(kind).clear()
+        keep.sets(kind).invert()  # all of them
+    face = hb.subset(hb.Face(data), keep)
+    if face is None:
+        raise ValueError("HarfBuzz could not subset the font")
+    return bytes(face.blob.data)
 
 
 def pdf_font_families(pdf: bytes) -> dict[str, tuple[int, ...]]:

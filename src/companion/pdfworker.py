@@ -24,9 +24,9 @@ from weasyprint import CSS, HTML
 from weasyprint.document import Document
 from weasyprint.formatting_structure import boxes
 from weasyprint.images import RasterImage
-from weasyprint.text.fonts import FontConfiguration
 from weasyprint.layout.inline import count_expandable_spaces
 from weasyprint.layout.leader import leader_index
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.text.line_break import line_size
 
 from . import parallel

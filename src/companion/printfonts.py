@@ -52,7 +52,7 @@ def stylesheets(
     faces, problems = fonts.font_faces(styles, names)
     if problems:  # `companion check` reports these too; a layout never starts without its fonts
         raise CompanionError(list(problems))
-    where = faces[0].where if faces else Location(str(styles / names[0]))
+    where = faces[0].where if faces else Location(fonts.shown_path(styles / names[0]))
     if not faces:
         raise CompanionError([diagnostic(where, "C037", "no @font-face rule names a bundled font", _HINT)])
     config = _config(digest(*((f.family, f.style, f.file.name, f.file.read_bytes()) for f in faces)))
@@ -68,13 +68,9 @@ def stylesheets(
         logger.removeHandler(handler)
     if handler.families or not _has_fonts(config):
         families = handler.families or [face.family for face in faces]
+        message = "the bundled font for `{}` cannot be loaded by the layout engine"
         raise CompanionError(
-            [
-                diagnostic(
-                    where, "C037", f"the bundled font for `{family}` cannot be loaded by the layout engine", _HINT
-                )
-                for family in dict.fromkeys(families)
-            ]
+            [diagnostic(where, "C037", message.format(family), _HINT) for family in dict.fromkeys(families)]
         )
     return sheets, config
 
