@@ -15,6 +15,7 @@ count from 1 too, in roman numerals. `number` follows the same rule.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ def split(interior: Interior, count: int | None = None) -> tuple[Part, ...]:
             break
         cuts.append(min(candidates, key=lambda i: abs(before[i] - total * k / wanted)))
     bounds = [0, *sorted(set(cuts)), len(rest)]
-    groups = [rest[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    groups = [rest[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     return (Part(0, front), *(Part(n, tuple(g)) for n, g in enumerate(groups, start=1)))
 
 
