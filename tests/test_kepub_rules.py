@@ -47,7 +47,7 @@ def inner(document: bytes) -> str:
     return text[start : text.rindex("</div></div></body>")]
 
 
-def S(para: int, seg: int, text: str) -> str:  # noqa: N802 - reads like the markup it stands for
+def S(para: int, seg: int, text: str) -> str:
     return f'<span class="koboSpan" id="kobo.{para}.{seg}">{text}</span>'
 
 
@@ -66,12 +66,14 @@ KEPUBIFY_SPANS = [
         f"<p>{S(1, 1, 'Sentence 1. ')}{S(1, 2, 'Sentence 2.')}</p><p>{S(2, 1, 'Sentence 3.')}</p>"
         f"<ul><li>{S(3, 1, 'Sentence 4')}</li><li>{S(3, 2, 'Sentence 5')}</li></ul>"
         f"<ol><li>{S(4, 1, 'Sentence 6')}</li><li>{S(4, 2, 'Sentence 7')}</li></ol>"
-        f"<table><tbody><tr><td>{S(5, 1, 'Test')}</td></tr><tr><td>{S(5, 2, 'Test')}</td></tr></tbody></table>",
+        f"<table><tbody><tr><td>{S(5, 1, 'Test')}</td></tr>"
+        f"<tr><td>{S(5, 2, 'Test')}</td></tr></tbody></table>",
     ),
     (
         "merge stray text at the end of lines into the next sentence",
         "<p>Sentence 1. Sentence 2. Stray text\nAnother sentence.</p>",
-        f"<p>{S(1, 1, 'Sentence 1. ')}{S(1, 2, 'Sentence 2. ')}{S(1, 3, 'Stray text' + chr(10) + 'Another sentence.')}</p>",
+        f"<p>{S(1, 1, 'Sentence 1. ')}{S(1, 2, 'Sentence 2. ')}"
+        f"{S(1, 3, 'Stray text' + chr(10) + 'Another sentence.')}</p>",
     ),
     (
         "don't lose stray text not part of a sentence",
@@ -80,9 +82,11 @@ KEPUBIFY_SPANS = [
     ),
     (
         "preserve but don't wrap extra whitespace outside of P elements",
-        "<p>This is a test.\n    This is another sentence on the next line.<span> </span>Another sentence.</p>\n"
+        "<p>This is a test.\n    This is another sentence on the next line.<span> </span>"
+        "Another sentence.</p>\n"
         "    <p>Another paragraph.</p><p> </p><p></p>",
-        f"<p>{S(1, 1, 'This is a test.' + chr(10) + '    ')}{S(1, 2, 'This is another sentence on the next line.')}"
+        f"<p>{S(1, 1, 'This is a test.' + chr(10) + '    ')}"
+        f"{S(1, 2, 'This is another sentence on the next line.')}"
         f"<span> </span>{S(1, 3, 'Another sentence.')}</p>\n"
         f"    <p>{S(2, 1, 'Another paragraph.')}</p><p>{S(3, 1, ' ')}</p><p></p>",
     ),
@@ -207,7 +211,10 @@ def test_kobotouchextended_reopens_self_closed_elements() -> None:
 
 
 def test_footnote_reference_names_its_document() -> None:
-    given = '<p>a<a epub:type="noteref" href="#n1">1</a></p><aside epub:type="footnote" id="n1"><p>A note.</p></aside>'
+    given = (
+        '<p>a<a epub:type="noteref" href="#n1">1</a></p>'
+        '<aside epub:type="footnote" id="n1"><p>A note.</p></aside>'
+    )
     out = kepub.convert(page(given), "EPUB/part-one.xhtml")
     assert b'href="part-one.xhtml#n1"' in out
 

@@ -64,9 +64,11 @@ _NO_PHRASING = {
     f"{{{XHTML}}}{name}"
     for name in ("ol", "ul", "dl", "table", "thead", "tbody", "tfoot", "tr", "colgroup", "hgroup", "menu")
 }
+# The HTML elements that may (and must) be written as `<x/>`.
 VOID = frozenset(
-    "area base br col embed hr img input keygen link meta param source track wbr".split()
-)  # the HTML elements that may (and must) be written as `<x/>`
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
 _P = f"{{{XHTML}}}p"
 _IMG = f"{{{XHTML}}}img"
 _SPAN = f"{{{XHTML}}}span"
