@@ -71,6 +71,13 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
     default=None,
     help="Require STARTTLS, or never use it (default: use it when the server offers it).",
 )
+@click.option(
+    "--cafile",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="Also trust the CA certificates in PATH (PEM), for a server with a private or self-signed "
+    "certificate. SSL_CERT_FILE=PATH instead replaces the system's CAs.",
+)
 @click.option("--subject", metavar="TEXT", help="Subject line (default: the file name).")
 @click.option(
     "--timeout",
@@ -88,6 +95,7 @@ def send(
     user: str | None,
     implicit_tls: bool,
     starttls: bool | None,
+    cafile: Path | None,
     subject: str | None,
     timeout: float,
 ) -> None:
@@ -108,6 +116,7 @@ def send(
         starttls=starttls,
         subject=subject,
         timeout=timeout,
+        cafile=cafile,
     )
     how = ", encrypted" if sent.encrypted else ""
     click.echo(
