@@ -184,6 +184,10 @@ def test_cli_reports_what_it_wrote(cli: Callable[..., Result], tmp_path: Path, d
         f"copied {SLUG}.kepub.epub ({size:.1f} MB) to the Kobo at {kobo / (SLUG + '.kepub.epub')}\n"
         "eject the Kobo before unplugging it\n"
     )
+    result = cli("push", str(dist), "--device", str(kobo))
+    assert result.stdout.startswith(
+        f"unchanged: {SLUG}.kepub.epub is already on the Kobo at {kobo / (SLUG + '.kepub.epub')}\n"
+    )
     kindle = drive(tmp_path / "Kindle", "kindle")
     result = cli("push", str(dist), "--device", str(kindle))
     assert result.exit_code == 1 and "error D032" in result.stderr and "companion send" in result.stderr

@@ -170,5 +170,9 @@ def push(folder: Path, device: Path | None, replace: bool) -> None:
     reader = pushing.choose_device(device)
     for done in pushing.push(folder, reader, replace):
         size = f"{done.size / 1024 / 1024:.1f} MB"
-        click.echo(f"{done.state} {done.source.name} ({size}) to the {reader.kind} at {done.target}")
+        if done.state == "unchanged":
+            click.echo(f"unchanged: {done.source.name} is already on the {reader.kind} at {done.target}")
+        else:
+            where = "to" if done.state == "copied" else "on"
+            click.echo(f"{done.state} {done.source.name} ({size}) {where} the {reader.kind} at {done.target}")
     click.echo(f"eject the {reader.kind} before unplugging it")
