@@ -54,7 +54,23 @@ CODES: dict[str, Code] = {
     "C025": Code(
         "warning",
         "character not in the bundled fonts",
-        "a fallback font will be used, if the reader has one; consider rephrasing",
+        "print shows a box in its place, an e-reader its own font if it has one; consider rephrasing",
+    ),
+    # Fonts (styles/ @font-face rules and the fonts in built files)
+    "C037": Code(
+        "error",
+        "a bundled font cannot be used",
+        "put the font file in styles/fonts/ and name it with @font-face; no font is taken from the system",
+    ),
+    "C038": Code(
+        "error",
+        "a font that is not bundled set text in a built file",
+        "declare every font with @font-face in styles/ and put its file in styles/fonts/",
+    ),
+    "C039": Code(
+        "warning",
+        "@font-face family is not the font's own name",
+        "use the family name the font file gives itself (calibre and some reading systems match on it)",
     ),
     # Images
     "C030": Code("error", "image missing"),

@@ -26,6 +26,7 @@ from weasyprint.formatting_structure import boxes
 from weasyprint.images import RasterImage
 from weasyprint.layout.inline import count_expandable_spaces
 from weasyprint.layout.leader import leader_index
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.text.line_break import line_size
 
 from . import parallel
@@ -83,9 +84,10 @@ class PartLayout:
         base_url: str,
         page_css: str,
         profiles: dict[str, object],
+        fonts: FontConfiguration,
     ) -> None:
         self._stylesheets, self._fetcher, self._base_url = stylesheets, fetcher, base_url
-        self._page_css, self._profiles = page_css, profiles
+        self._page_css, self._profiles, self._fonts = page_css, profiles, fonts
         self._parts: dict[int, _Laid] = {}
 
     def set_page_css(self, page_css: str) -> None:
@@ -139,13 +141,15 @@ class PartLayout:
         return written
 
     def _lay_out(self, index: int, html: str, css: str) -> PartReport:
-        extra = [CSS(string=self._page_css + css, url_fetcher=self._fetcher)]
+        fonts = self._fonts  # the bundled fonts only (printfonts.py), in every CSS() and render()
+        extra = [CSS(string=self._page_css + css, url_fetcher=self._fetcher, font_config=fonts)]
         doc = HTML(string=html, base_url=self._base_url, url_fetcher=self._fetcher).render(
-            stylesheets=[*self._stylesheets, *extra], color_profiles=self._profiles
+            stylesheets=[*self._stylesheets, *extra], color_profiles=self._profiles, font_config=fonts
         )
         if len(doc.pages) % 2:  # the next part opens on a right-hand page
             blank = HTML(string="<html><body></body></html>", url_fetcher=self._fetcher).render(
-                stylesheets=[CSS(string=self._page_css, url_fetcher=self._fetcher)]
+                stylesheets=[CSS(string=self._page_css, url_fetcher=self._fetcher, font_config=fonts)],
+                font_config=fonts,
             )
             doc = doc.copy(doc.pages + blank.pages[:1])
         laid = _Laid(doc, [], {})
