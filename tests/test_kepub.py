@@ -42,6 +42,17 @@ def content_names(files: dict[str, bytes]) -> list[str]:
     return sorted(n for n in files if n.endswith(".xhtml"))
 
 
+def spanned_text(page: etree._Element) -> str:
+    """The text Kobo's rules put in spans: all of it but what pre, script and style hold as is."""
+    kept = {f"{X}pre", f"{X}script", f"{X}style"}
+    return "".join(
+        t
+        for e in page.iter()
+        if isinstance(e.tag, str) and e.tag not in kept and not any(a.tag in kept for a in e.iterancestors())
+        for t in [e.text or ""]
+    )
+
+
 def test_spans_and_wrappers(books: tuple[Path, Path]) -> None:
     files = documents(books[1])
     names = content_names(files)
@@ -53,7 +64,7 @@ def test_spans_and_wrappers(books: tuple[Path, Path]) -> None:
         [inner] = list(columns)
         assert inner.tag == f"{X}div" and inner.get("id") == "book-inner", name
         spans = page.findall(f".//{X}span[@class='koboSpan']")
-        assert spans, name
+        assert spans or not spanned_text(page).strip(), name  # the fonts' licence is all <pre>
         ids = [span.get("id", "") for span in spans]
         assert all(KOBO_ID.match(i) for i in ids), name
         all_ids = [e.get("id") for e in page.iter() if e.get("id")]
@@ -73,6 +84,8 @@ def test_every_word_is_in_a_span(books: tuple[Path, Path]) -> None:
         for element in body(files[name]).iter():
             if not isinstance(element.tag, str) or not element.tag.startswith(X):
                 continue
+            if element.tag == f"{X}pre" or any(a.tag == f"{X}pre" for a in element.iterancestors()):
+                continue  # kept as it is, as kepubify does
             texts = [element.text] + [child.tail for child in element]
             if element.get("class") == "koboSpan":
                 texts = [child.tail for child in element]

@@ -23,6 +23,7 @@ from companion import kepub
 
 X = "{http://www.w3.org/1999/xhtml}"
 HEAD = "<head><title>t</title></head>"
+XMLNS = "http://www.w3.org/2000/xmlns/"  # html5lib keeps xmlns="..." as an attribute; XML does not
 PREFIXES = {
     "http://www.w3.org/XML/1998/namespace": "xml",
     "http://www.idpf.org/2007/ops": "epub",
@@ -247,7 +248,7 @@ def _shape(element: Any) -> tuple[object, ...]:
     children = [c for c in element if isinstance(c.tag, str) or "omment" in repr(c.tag)]
     return (
         tag.split("}")[-1],
-        sorted((_attr(k), v) for k, v in element.attrib.items()),
+        sorted((_attr(k), v) for k, v in element.attrib.items() if not _attr(k).startswith(XMLNS)),
         element.text or "",
         [(_shape(c), c.tail or "") for c in children],
     )
@@ -263,9 +264,10 @@ def test_html_and_xml_parsers_read_the_same_tree(built: Path) -> None:
             mine, theirs = as_xml.find(f"{X}{part}"), html_root.find(f"{X}{part}")
             assert mine is not None and theirs is not None, name
             assert _shape(theirs) == _shape(mine), (name, part)
-        assert not re.search(
-            rb"<(?!(?:%s)\b)[a-z]+\b[^>]*/>" % b"|".join(v.encode() for v in kepub.VOID), data
-        ), name
+        # Self-closed tags are fine in SVG and MathML (foreign content), nowhere else.
+        html_only = re.sub(rb"(?s)<(svg|math)\b.*?</\1>", b"", data)
+        void = b"|".join(v.encode() for v in kepub.VOID)
+        assert not re.search(rb"<(?!(?:%s)\b)[a-z]+\b[^>]*/>" % void, html_only), name
 
 
 def test_every_spine_document_is_converted(built: Path) -> None:
@@ -276,7 +278,9 @@ def test_every_spine_document_is_converted(built: Path) -> None:
         assert body is not None and body[0].get("id") == "book-columns", name
         assert body[0][0].get("id") == "book-inner", name
         assert root.find(f"{X}head/{X}style[@class='kobostylehacks']") is not None, name
-        if "".join(body.itertext()).strip():
+        kept = [e for e in body.iter(f"{X}pre", f"{X}script", f"{X}style")]
+        loose = "".join(body.itertext()).strip() != "".join("".join(e.itertext()) for e in kept).strip()
+        if loose:  # text outside what Kobo keeps as is (the fonts' licence is all <pre>)
             assert body.find(f".//{X}span[@class='koboSpan']") is not None, name
     nav = etree.fromstring(files["EPUB/nav.xhtml"])
     for link in nav.iter(f"{X}a"):
