@@ -79,6 +79,14 @@ CODES: dict[str, Code] = {
     "C033": Code("warning", "image resolution too low for print"),
     "C034": Code("error", "SVG contains scripts or external references"),
     "C036": Code("warning", "a printed line runs past its measure", "break the long word or shorten it"),
+    # The layout lint (lint.py): the print interior's pages as a book designer reads them
+    "L001": Code("warning", "heading stranded at the foot of a page", "keep two lines of its text with it"),
+    "L002": Code("warning", "very short last page of a section", "shorten or lengthen the section a little"),
+    "L003": Code("warning", "more than two hyphenated lines in a row", "reword one of the lines"),
+    "L004": Code("warning", "a paragraph ends on half a word", "reword the paragraph's last line"),
+    "L005": Code("warning", "a name is hyphenated", "names are never broken: check the style sheets"),
+    "L006": Code("warning", "loose line: word spaces over twice normal", "reword, or allow a break nearby"),
+    "L007": Code("warning", "contents leader stops short of its number", "check the contents styles"),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

@@ -29,7 +29,7 @@ from weasyprint.layout.leader import leader_index
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.text.line_break import line_size
 
-from . import parallel
+from . import lint, parallel, pdflines
 from .fetcher import RestrictedFetcher
 
 CSS_PX_PER_IN = 96
@@ -48,6 +48,8 @@ class PartReport:
     """(0-based page, text) of each line that runs past its measure."""
     images: tuple[tuple[str, int], ...]
     """(src, effective dpi) of each raster image."""
+    lint: tuple[tuple[int, str, str], ...] = ()
+    """(0-based page, code, message) of each layout-lint finding (lint.py)."""
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -61,6 +63,7 @@ class PartReport:
             tuple(str(f) for f in raw["folios"]),
             tuple((int(p), str(t)) for p, t in raw["overflows"]),
             tuple((str(s), int(d)) for s, d in raw["images"]),
+            tuple((int(p), str(c), str(m)) for p, c, m in raw.get("lint", ())),
         )
 
 
@@ -128,6 +131,10 @@ class PartLayout:
             self._numbers(index, numbers, apply=True)
         return [None] * len(work)
 
+    def leaders(self, indices: list[int]) -> list[tuple[tuple[int, str, str], ...]]:
+        """The contents leaders' lint findings of each part, with its true numbers in place."""
+        return [_lint(self._parts[index].doc.pages, leaders=True) for index in indices]
+
     def write(self, indices: list[int], variant: str | None) -> list[bytes]:
         """Each part as PDF bytes (tagged); its layout is let go."""
         written = []
@@ -192,6 +199,7 @@ class PartLayout:
             tuple(folios),
             tuple(overflows),
             tuple(sorted(images.items())),
+            _lint(doc.pages),
         )
 
     def _numbers(self, index: int, numbers: Mapping[str, int], *, apply: bool) -> bool:
@@ -214,6 +222,15 @@ class PartLayout:
             if apply:
                 element.set("data-page", str(new))
         return fits
+
+
+def _lint(pages: list[Any], *, leaders: bool = False) -> tuple[tuple[int, str, str], ...]:
+    """The layout lint's findings; contents leaders only when asked (once the true numbers are in)."""
+    lines = pdflines.lines_of(pages)
+    if leaders:
+        lines = [line for line in lines if line.kind == "leader"]
+    found = lint.check(lines, lint.full_page_lines(lines))
+    return tuple((f.page, f.code, f.message) for f in found if (f.code == "L007") == leaders)
 
 
 def _give_back() -> None:

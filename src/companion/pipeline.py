@@ -194,6 +194,9 @@ def _print_warnings(validated: Validated, layout: PrintLayout, slug: str) -> tup
                 Location(f"{slug}.pdf"), "C036", f"page {page}: a line runs past its measure: `{text}`"
             )
         )
+    found += [
+        diagnostic(Location(f"{slug}.pdf"), code, f"page {page}: {text}") for page, code, text in layout.lint
+    ]
     return tuple(found)
 
 
