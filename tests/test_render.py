@@ -158,3 +158,27 @@ def test_the_glossary_is_in_alphabetical_order_whatever_the_source_order() -> No
         "exchanges",
         "apple",
     ]
+
+
+def test_a_large_title_keeps_its_short_words_with_their_neighbours() -> None:
+    from companion.render import _keep_short_words
+
+    assert (
+        _keep_short_words("Never Let Me Go") == "Never Let\u00a0Me\u00a0Go"
+    )  # breaks only as Never / Let Me Go
+    assert _keep_short_words("A Reader’s Companion") == "A\u00a0Reader’s Companion"
+    assert _keep_short_words("<em>The Remains</em> of the Day") == "<em>The Remains</em> of\u00a0the Day"
+
+
+def test_the_back_cover_line_counts_what_each_edition_holds() -> None:
+    from companion.render import inside
+
+    companion = load(ROOT / "source")
+    full, free = inside(companion, Edition()), inside(companion, Edition(spoilers=False))
+    assert full == (
+        f"Inside: {len(companion.questions)} discussion questions, {len(companion.characters)} character "
+        f"profiles, {len(companion.themes)} themes, {len(companion.glossary)} glossary terms, "
+        f"{len(companion.timeline)} timeline events and reading notes on each part of the novel."
+    )
+    kept = sum(1 for q in companion.questions if not q.spoilers)
+    assert free.startswith(f"Inside: {kept} discussion questions,") and kept < len(companion.questions)

@@ -334,9 +334,9 @@ def _keep_short_words(html: str) -> Markup:
     def glue(text: str) -> str:
         words = text.split(" ")
         out = words[:1]
-        for word in words[1:]:
-            short = len(out[-1].strip(".,;:!?’'")) <= 2 or len(word.strip(".,;:!?’'")) <= 2
-            out.append(("\u00a0" if short and out[-1] and word else " ") + word)
+        for before, word in itertools.pairwise(words):
+            short = min(len(before.strip(".,;:!?’'")), len(word.strip(".,;:!?’'"))) <= 2
+            out.append(("\u00a0" if short and before and word else " ") + word)
         return "".join(out)
 
     return Markup("".join(p if p.startswith("<") else glue(p) for p in re.split(r"(<[^>]+>)", str(html))))
