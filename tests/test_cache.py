@@ -16,7 +16,9 @@ def test_cached_build_equals_fresh_build(tmp_path: Path, monkeypatch: pytest.Mon
     source = make_tiny(tmp_path, styles=True)
     project = pipeline.Project.at(source)
     first = pipeline.build(project)
-    assert (tmp_path / ".cache" / "companion" / "layout").is_dir()
+    folder = Cache.for_project(tmp_path).folder
+    assert folder is not None and (folder / "layout").is_dir()
+    assert not (tmp_path / ".cache").exists()  # nothing is written into the project
     cached = pipeline.build(project)
     monkeypatch.setenv("COMPANION_NO_CACHE", "1")
     fresh = pipeline.build(project)
@@ -41,7 +43,9 @@ def test_damaged_entries_are_recomputed(tmp_path: Path) -> None:
     source = make_tiny(tmp_path, styles=True)
     project = pipeline.Project.at(source)
     first = pipeline.build(project, ("pdf",)).outputs[0].data
-    layout = tmp_path / ".cache" / "companion" / "layout"
+    folder = Cache.for_project(tmp_path).folder
+    assert folder is not None
+    layout = folder / "layout"
     for path in layout.glob("*.pdf"):
         path.write_bytes(b"%PDF-truncated")  # the record is intact, the PDF is not
     assert pipeline.build(project, ("pdf",)).outputs[0].data == first

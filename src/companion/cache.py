@@ -1,4 +1,7 @@
-"""A content-addressed build cache in <project>/.cache/companion/.
+"""A content-addressed build cache in the user's cache folder, one folder per project:
+`$XDG_CACHE_HOME/companion/<hash of the project's path>/` (default `~/.cache/companion/...`), as pip
+and pre-commit keep theirs. Never inside the project: a project from someone else could otherwise bring
+entries of its own and get past every check; a `.cache/` folder in a project is ignored.
 
 Entries are keyed by a SHA-256 of everything that determines them (inputs, settings, styles, and the
 code and templates of this package), so a hit is always the same bytes a fresh build would give.
@@ -11,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -61,6 +65,13 @@ def code_digest() -> str:
     )
 
 
+def user_cache_folder() -> Path:
+    """$XDG_CACHE_HOME/companion, or ~/.cache/companion (an absolute XDG_CACHE_HOME only, as the spec says)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    folder = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return folder / "companion"
+
+
 _CHECK = 32
 """Each entry starts with the SHA-256 of the rest."""
 
@@ -73,7 +84,12 @@ class Cache:
     def for_project(cls, root: Path) -> Cache:
         if os.environ.get("COMPANION_NO_CACHE", "").strip() not in ("", "0"):
             return cls(None)
-        return cls(root / ".cache" / "companion")
+        return cls(user_cache_folder() / hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24])
+
+    def clear(self) -> None:
+        """Delete every entry of this project."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def get(self, kind: str, key: str, suffix: str) -> bytes | None:
         if self.folder is None:

@@ -63,6 +63,23 @@ CODES: dict[str, Code] = {
     "C033": Code("warning", "image resolution too low for print"),
     "C034": Code("error", "SVG contains scripts or external references"),
     "C036": Code("warning", "a printed line runs past its measure", "break the long word or shorten it"),
+    # Files from a stranger (the reading gate, styles/)
+    "C040": Code(
+        "error",
+        "file is a link to outside the project",
+        "copy the file into the project instead of linking to it",
+    ),
+    "C041": Code(
+        "error", "not a regular file", "replace the named pipe, device or socket with an ordinary file"
+    ),
+    "C042": Code(
+        "error", "font file is not a font", "put only real .otf, .ttf, .woff or .woff2 fonts in styles/fonts/"
+    ),
+    "C043": Code(
+        "error",
+        "styles/ entry missing or of the wrong kind",
+        "styles/ needs base.css, epub.css, print.css and cover.css as files, and fonts/ as a folder",
+    ),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from . import markdown
+from . import gate, markdown
 from .model import Book
 from .render import RenderedBook, environment
 
@@ -43,12 +43,12 @@ class Resource:
 
 
 def styles_resources(styles: Path) -> list[Resource]:
-    out = [Resource(name, "text/css", (styles / Path(name).name).read_bytes()) for name in STYLESHEETS]
-    for font in sorted((styles / "fonts").iterdir()):
+    """The style sheets and fonts, read through the gate (checked by stylecheck before a build)."""
+    out = [Resource(name, "text/css", gate.styles_file(styles, Path(name).name)) for name in STYLESHEETS]
+    for font in gate.entries(styles / "fonts"):
         if font.suffix.lower() in FONT_TYPES:
-            out.append(
-                Resource(f"styles/fonts/{font.name}", FONT_TYPES[font.suffix.lower()], font.read_bytes())
-            )
+            data = gate.styles_file(styles, f"fonts/{font.name}", font=True)
+            out.append(Resource(f"styles/fonts/{font.name}", FONT_TYPES[font.suffix.lower()], data))
     return out
 
 

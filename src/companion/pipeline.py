@@ -147,7 +147,7 @@ def build(
             resources = [
                 epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
                 *epub.styles_resources(project.styles),
-                *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
+                *(epub.Resource(a.src, a.media_type, a.data) for a in validated.assets),
             ]
             progress("package EPUB")
             data = epub.package(
@@ -341,7 +341,7 @@ def _print_layout(
     """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
     laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
     written on the other cores while the parent goes on with the EPUB and the cover."""
-    assets = [(a.src, hashlib.sha256(a.path.read_bytes()).hexdigest()) for a in validated.assets]
+    assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
     settings = validated.companion.book.print
     salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets)
     key = digest(salt, html, marks, variant)

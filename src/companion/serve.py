@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from . import opds
+from . import gate, opds
 from .errors import CompanionError, diagnostic
 from .httpbase import QuietHandler, QuietServer, listen
 
@@ -49,8 +49,8 @@ class CatalogHandler(QuietHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         try:
-            handle = target.open("rb")
-        except OSError:
+            handle = gate.open_regular(target, self.server.folder.resolve())
+        except gate.Refused:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         with handle:

@@ -6,6 +6,7 @@ Returns a Validated value with the assets the book uses; raises CompanionError w
 from __future__ import annotations
 
 import difflib
+import io
 import posixpath
 import re
 import unicodedata
@@ -18,12 +19,14 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import markdown
+from . import gate, markdown
 from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
 from .load import SCHEMA
+from .stylecheck import check_styles
 from .model import Companion
+from .yamlfile import MAX_FILE_BYTES
 
 SECTION_TARGETS = frozenset(
     {
@@ -57,6 +60,8 @@ class Asset:
     media_type: str
     width: int
     height: int
+    data: bytes = b""
+    """What ships: the bytes read through the gate (an SVG as written out again after its check)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     """Cross-check `companion`; `styles` (default: styles/ beside the source folder) has the bundled fonts."""
     problems: list[Diagnostic] = []
     assets = _check_content(companion, styles, problems, ids_complete=True)
-    _check_styles(styles or Path(companion.root).resolve().parent / "styles", problems)
+    check_styles(styles or Path(companion.root).resolve().parent / "styles", problems)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
@@ -140,45 +145,6 @@ def _check_content(
     return tuple(assets.values())
 
 
-_CSS_REFERENCE = re.compile(
-    r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""", re.IGNORECASE
-)
-
-
-def _check_styles(styles: Path, problems: list[Diagnostic]) -> None:
-    """Style sheets may load only files inside styles/ (fonts): no remote URL, no file: URL, no way out."""
-    if not styles.is_dir():
-        return
-    root = styles.resolve()
-    for sheet in sorted(styles.glob("*.css")):
-        try:
-            shown = str(sheet.resolve().relative_to(Path.cwd().resolve()))
-        except ValueError:
-            shown = str(sheet)
-        try:
-            text = sheet.read_text("utf-8", errors="replace")
-        except OSError:
-            continue
-        for match in _CSS_REFERENCE.finditer(text):
-            target = match.group(1) if match.group(1) is not None else match.group(2)
-            line = text.count("\n", 0, match.start()) + 1
-            col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-            where = Location(shown, line, col)
-            parts = urlsplit(target)
-            if target.startswith("#") or (parts.scheme == "data" and not match.group(0).startswith("@")):
-                continue
-            inside = (root / unquote(parts.path)).resolve().is_relative_to(root)
-            if parts.scheme or parts.netloc or target.startswith(("/", "\\")) or not inside or not target:
-                problems.append(
-                    diagnostic(
-                        where,
-                        "C021",
-                        f"style sheet loads `{target[:80]}`, which is outside styles/",
-                        "style sheets may use only files inside styles/, such as fonts/",
-                    )
-                )
-
-
 def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str]]) -> Location:
     """Where `needle` is written in the file: searched from `line` lines below `where` (the start of
     the text it stands in). Falls back to that line when the text is not found as written (folded or
@@ -188,8 +154,9 @@ def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str
         return approx
     if where.path not in cache:
         try:
-            cache[where.path] = Path(where.path).read_text("utf-8", errors="replace").split("\n")
-        except OSError:
+            data = gate.read(Path(where.path), None, MAX_FILE_BYTES)
+            cache[where.path] = data.decode("utf-8", errors="replace").split("\n")
+        except gate.Refused:
             cache[where.path] = []
     file_lines = cache[where.path]
     candidates = dict.fromkeys((needle, unquote(needle)))
@@ -210,9 +177,10 @@ def _coverage(folder: str, stamp: tuple[tuple[str, int], ...]) -> frozenset[int]
     points: set[int] = set()
     for name, _ in stamp:
         try:
-            with TTFont(str(Path(folder) / name), lazy=True) as font:
+            data = gate.read(Path(folder) / name, Path(folder).parent, gate.FONT_LIMIT)
+            with TTFont(io.BytesIO(data), lazy=True) as font:
                 points.update(font.getBestCmap() or {})
-        except Exception:  # a damaged font is the font preflight's business, not the source's
+        except Exception:  # refused or damaged: the styles check (C040-C042) reports it
             continue
     return frozenset(points)
 
@@ -222,15 +190,19 @@ def font_coverage(folder: Path) -> frozenset[int]:
     remembered across builds, by the fonts' names and sizes and times, when a build cache is active."""
     if not folder.is_dir():
         return frozenset()
-    stamp = tuple(
-        (font.name, font.stat().st_mtime_ns)
-        for font in sorted(folder.iterdir())
-        if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}
-    )
+    found_fonts = []
+    for font in gate.entries(folder):
+        if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}:
+            try:
+                info = font.stat()
+            except OSError:
+                continue
+            found_fonts.append((font.name, info.st_mtime_ns, info.st_size))
+    stamp = tuple((name, time) for name, time, _ in found_fonts)
     if not stamp:
         return frozenset()
     remembered = memo("fonts")
-    key = digest(str(folder), [(name, time, (folder / name).stat().st_size) for name, time in stamp])
+    key = digest(str(folder), found_fonts)
     hit = remembered.get(key) if remembered is not None else None
     if hit is not None:
         return frozenset(hit)
@@ -360,13 +332,14 @@ def _check_image(
             )
         )
         return None
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
-        problems.append(diagnostic(where, "C030", f"image `{src}` {what}"))
+    if not path.exists():
+        problems.append(diagnostic(where, "C030", f"image `{src}` not found"))
         return None
-    probed = probe_image(path)
+    if path.is_dir():
+        problems.append(diagnostic(where, "C030", f"image `{src}` is a folder"))
+        return None
+    probed = probe_image(path, root)
     if isinstance(probed, ImageProblem):
         problems.append(diagnostic(where, probed.code, f"image `{src}`: {probed.message}"))
         return None
-    media_type, width, height = probed
-    return Asset(src, path, media_type, width, height)
+    return Asset(src, path, probed.media_type, probed.width, probed.height, probed.data)

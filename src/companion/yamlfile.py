@@ -26,6 +26,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
+from . import gate
 from .cache import memo
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 
@@ -55,22 +56,13 @@ class Parsed:
     """(key, index, ...) below the file's root -> where the value starts."""
 
 
-def read_text(path: Path, shown: str) -> str:
-    """The file's text, or a CompanionError naming the file (and line, for bad UTF-8 or characters)."""
+def read_text(path: Path, shown: str, root: Path | None = None) -> str:
+    """The file's text, or a CompanionError naming the file (and line, for bad UTF-8 or characters).
+    With `root`, the file must be inside it (gate.read)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CompanionError(
-                [diagnostic(shown, "C005", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")]
-            )
-        with path.open("rb") as handle:  # read at most one byte over the limit, even if the file grows
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise CompanionError([diagnostic(shown, "C006", f"cannot read file: {exc.strerror or exc}")]) from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise CompanionError(
-            [diagnostic(shown, "C005", f"file is over the limit of {MAX_FILE_BYTES:,} bytes")]
-        )
+        raw = gate.read(path, root, MAX_FILE_BYTES)
+    except gate.Refused as exc:
+        raise CompanionError([diagnostic(shown, exc.code, exc.message)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
