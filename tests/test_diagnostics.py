@@ -7,6 +7,7 @@ folder, so paths print as the user would see them (`source/book.yaml:3:1: error 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -679,3 +680,151 @@ def test_c036_a_line_past_its_measure_is_reported(src: Path, tmp_path: Path) -> 
     assert re.search(
         r"tiny\.pdf: warning C036: page \d+: a line runs past its measure: `Some text xxxxx", err
     )
+
+
+# --- a project from a stranger (issue 13): the reading gate and styles/ ------------------------
+
+
+def test_c040_chapter_linked_from_outside_the_project(src: Path, tmp_path: Path) -> None:
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.md"
+    secret.write_text("---\ntitle: Secret\n---\n\nThe secret text.\n", encoding="utf-8")
+    (src / "chapters" / "02-secret.md").symlink_to(secret)
+    assert (
+        "source/chapters/02-secret.md: error C040: the file is a link to a place outside source/\n"
+        "    hint: copy the file into the project instead of linking to it\n"
+    ) in problems()
+
+
+def test_c040_chapters_folder_linked_from_outside(src: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-chapters"
+    (src / "chapters").rename(elsewhere)
+    (src / "chapters").symlink_to(elsewhere)
+    err = problems()
+    assert "source/chapters: error C040: the file is a link to a place outside source/\n" in err
+
+
+def test_c041_fifo_named_like_a_chapter_is_refused_at_once(src: Path) -> None:
+    os.mkfifo(src / "chapters" / "02-pipe.md")
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 10
+    assert (
+        "source/chapters/02-pipe.md: error C041: the file is a named pipe (FIFO), not a regular file\n"
+        "    hint: replace the named pipe, device or socket with an ordinary file\n"
+    ) in err
+
+
+def test_c042_a_font_that_is_not_a_font(src: Path) -> None:
+    (src.parent / "styles" / "fonts" / "x.ttf").write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    assert (
+        "styles/fonts/x.ttf: error C042: x.ttf: not a font, or a damaged one\n"
+        "    hint: put only real .otf, .ttf, .woff or .woff2 fonts in styles/fonts/\n"
+    ) in problems()
+
+
+def test_c040_c041_fonts_that_are_links_out_or_pipes(src: Path, tmp_path: Path) -> None:
+    key = tmp_path.parent / f"{tmp_path.name}-id_rsa"
+    key.write_text("PRIVATE KEY\n")
+    fonts = src.parent / "styles" / "fonts"
+    (fonts / "x.ttf").symlink_to(key)
+    os.mkfifo(fonts / "y.otf")
+    err = problems()
+    assert "styles/fonts/x.ttf: error C040: the file is a link to a place outside styles/\n" in err
+    assert "styles/fonts/y.otf: error C041: the file is a named pipe (FIFO), not a regular file\n" in err
+
+
+def test_c043_styles_missing_or_of_the_wrong_kind(src: Path) -> None:
+    styles = src.parent / "styles"
+    (styles / "print.css").unlink()
+    (styles / "cover.css").unlink()
+    (styles / "cover.css").mkdir()
+    shutil.rmtree(styles / "fonts")
+    (styles / "fonts").write_text("not a folder")
+    err = problems()
+    assert (
+        "styles/print.css: error C043: style sheet print.css is missing\n"
+        "    hint: styles/ needs base.css, epub.css, print.css and cover.css as files, and fonts/ as a folder\n"
+    ) in err
+    assert "styles/cover.css: error C043: the file is a folder, not a regular file\n" in err
+    assert "styles/fonts: error C043: fonts is not a regular file, not a folder\n" in err
+    shutil.rmtree(styles)
+    assert "styles: error C043: the styles folder is missing\n" in problems()
+
+
+def test_c021_css_escapes_and_case_do_not_hide_a_remote_load(src: Path) -> None:
+    add(
+        src.parent / "styles",
+        "epub.css",
+        '\n@\\69mport "http://evil.example/a.css";\n'
+        "p { background: u\\72l(http://evil.example/t.png) }\n"
+        "/* a comment */ h1 { background: URL( 'https://evil.example/u.png' ) }\n",
+    )
+    err = problems()
+    for target in ("http://evil.example/a.css", "http://evil.example/t.png", "https://evil.example/u.png"):
+        assert f"error C021: style sheet loads `{target}`, which is outside styles/\n" in err
+
+
+@pytest.mark.parametrize(
+    ("svg", "message"),
+    [
+        (
+            '<!DOCTYPE svg SYSTEM "a>b" [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"/>',
+            "a DOCTYPE (DTDs and entity declarations are not allowed)",
+        ),
+        (
+            '<!DOCTYPE svg SYSTEM "http://evil.example/x.dtd"><svg xmlns="http://www.w3.org/2000/svg"/>',
+            "a DOCTYPE (DTDs and entity declarations are not allowed)",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:URL(http://evil.example/a)"/></svg>',
+            "attribute `style` refers to `http://evil.example/a`, which is not in the image",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><style>/* x */ rect { fill: u\\72l(http://e/a) }'
+            "</style></svg>",
+            "style sheet refers to `http://e/a`, which is not in the image",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><a><set attributeName="href" to="javascript:x"/></a></svg>',
+            "<a> element",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><g><iframe xmlns="http://www.w3.org/1999/xhtml"'
+            ' src="http://e/"/></g></svg>',
+            "<iframe> element from namespace http://www.w3.org/1999/xhtml",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(http://e/p)"/></svg>',
+            "attribute `fill` refers to `http://e/p`, which is not in the image",
+        ),
+    ],
+)
+def test_c034_svg_checked_on_its_parsed_tree(src: Path, svg: str, message: str) -> None:
+    write(src / "images" / "x.svg", svg)
+    chapter(src, "Intro.\n\n![A map](images/x.svg)\n")
+    assert f"source/chapters/01-one.md:7:10: error C034: image `images/x.svg`: {message}\n" in problems()
+
+
+def test_c034_utf16_svg_is_checked_too(src: Path) -> None:
+    svg = '<?xml version="1.0" encoding="UTF-16"?><svg xmlns="http://www.w3.org/2000/svg"><script/></svg>'
+    (src / "images").mkdir()
+    (src / "images" / "x.svg").write_bytes(svg.encode("utf-16"))
+    chapter(src, "Intro.\n\n![A map](images/x.svg)\n")
+    assert "error C034: image `images/x.svg`: <script> element\n" in problems()
+
+
+def test_c032_damaged_png_and_truncated_jpeg_are_refused(src: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    (src / "images").mkdir()
+    good = png(64, 64)
+    (src / "images" / "bad.png").write_bytes(good[:-30] + bytes(30))
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), "red").save(out, "JPEG")
+    (src / "images" / "cut.jpg").write_bytes(out.getvalue()[: len(out.getvalue()) // 2])
+    chapter(src, "Intro.\n\n![Bad](images/bad.png) ![Cut](images/cut.jpg)\n")
+    err = problems()
+    assert "image `images/bad.png`: not a JPEG, PNG or GIF image, or a damaged one\n" in err
+    assert "image `images/cut.jpg`: not a JPEG, PNG or GIF image, or a damaged one\n" in err

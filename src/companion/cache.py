@@ -66,7 +66,7 @@ def code_digest() -> str:
 
 
 def user_cache_folder() -> Path:
-    """$XDG_CACHE_HOME/companion, or ~/.cache/companion (an absolute XDG_CACHE_HOME only, as the spec says)."""
+    """$XDG_CACHE_HOME/companion, or ~/.cache/companion (XDG_CACHE_HOME counts only when absolute)."""
     base = os.environ.get("XDG_CACHE_HOME", "")
     folder = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
     return folder / "companion"

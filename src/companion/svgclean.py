@@ -15,15 +15,13 @@ SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
 XML = "http://www.w3.org/XML/1998/namespace"
 
-ELEMENTS = frozenset(
-    """svg g defs title desc symbol use path rect circle ellipse line polyline polygon text tspan
+_ELEMENT_NAMES = """svg g defs title desc symbol use path rect circle ellipse line polyline polygon text tspan
     textPath linearGradient radialGradient stop clipPath mask pattern marker style switch filter
-    feGaussianBlur feOffset feBlend feColorMatrix feFlood feComposite feMerge feMergeNode""".split()
-)
+    feGaussianBlur feOffset feBlend feColorMatrix feFlood feComposite feMerge feMergeNode"""
+ELEMENTS = frozenset(_ELEMENT_NAMES.split())
 """Drawing, text, paint servers and simple filters: no script, foreignObject, image, animation, a."""
 
-ATTRIBUTES = frozenset(
-    """id class style transform x y x1 y1 x2 y2 cx cy r rx ry fx fy width height d points pathLength
+_ATTRIBUTE_NAMES = """id class style transform x y x1 y1 x2 y2 cx cy r rx ry fx fy width height d points pathLength
     viewBox preserveAspectRatio version baseProfile fill fill-opacity fill-rule stroke stroke-width
     stroke-dasharray stroke-dashoffset stroke-linecap stroke-linejoin stroke-miterlimit stroke-opacity
     opacity color display visibility overflow font-family font-size font-style font-weight font-variant
@@ -35,8 +33,8 @@ ATTRIBUTES = frozenset(
     markerUnits refX refY orient filter filterUnits primitiveUnits stdDeviation in in2 result mode
     operator k1 k2 k3 k4 values type flood-color flood-opacity color-interpolation-filters
     shape-rendering text-rendering image-rendering vector-effect paint-order media lang role
-    aria-label aria-labelledby aria-describedby aria-hidden focusable href""".split()
-)
+    aria-label aria-labelledby aria-describedby aria-hidden focusable href"""
+ATTRIBUTES = frozenset(_ATTRIBUTE_NAMES.split())
 _NAMESPACED = frozenset({f"{{{XLINK}}}href", f"{{{XLINK}}}title", f"{{{XML}}}space", f"{{{XML}}}lang"})
 MAX_SVG_ELEMENTS = 50_000
 
@@ -89,9 +87,7 @@ def clean_svg(data: bytes) -> Clean | Unsafe:
             return Unsafe("C034", f"processing instruction <?{sibling.target}?>")
     if root.tag != f"{{{SVG}}}svg":
         return Unsafe("C032", "the file's root element is not <svg>")
-    count = 0
-    for node in root.iter():
-        count += 1
+    for count, node in enumerate(root.iter(), 1):
         if count > MAX_SVG_ELEMENTS:
             return Unsafe("C034", f"more than {MAX_SVG_ELEMENTS:,} elements")
         problem = _node_problem(node)

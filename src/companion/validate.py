@@ -24,8 +24,8 @@ from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
 from .load import SCHEMA
-from .stylecheck import check_styles
 from .model import Companion
+from .stylecheck import check_styles
 from .yamlfile import MAX_FILE_BYTES
 
 SECTION_TARGETS = frozenset(
