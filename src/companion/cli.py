@@ -122,7 +122,7 @@ def build(
         )
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
-    for path in pipeline.write(result, out_dir):
+    for path in pipeline.write(result, out_dir, warn=lambda d: click.echo(d.format(), err=True)):
         click.echo(str(path))
 
 

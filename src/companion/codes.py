@@ -80,6 +80,16 @@ CODES: dict[str, Code] = {
         "styles/ entry missing or of the wrong kind",
         "styles/ needs base.css, epub.css, print.css and cover.css as files, and fonts/ as a folder",
     ),
+    "C044": Code(
+        "error",
+        "cannot write there",
+        "name a folder you can write to (--out, `companion new DIR`); no output's name may be a folder",
+    ),
+    "C045": Code(
+        "error",
+        "SOURCE_DATE_EPOCH is not a usable time",
+        "set it to whole seconds since 1970 (before the year 10000), or unset it",
+    ),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)
@@ -119,6 +129,11 @@ CODES: dict[str, Code] = {
     "D007": Code("error", "secure connection to the mail server failed"),
     "D010": Code("error", "folder to serve is missing", "build the outputs first with `companion build`"),
     "D011": Code("error", "cannot listen on the address", "pick another --port, or --port 0 for a free one"),
+    "D020": Code(
+        "warning",
+        "file in the output folder skipped",
+        "it is not one companion can read; remove it or replace it with a real one",
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -23,6 +24,18 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
         sending.parse_server(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param=param) from None
+    return value
+
+
+def _subject(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise click.BadParameter("must be one line, without control characters", param=param)
+    return value
+
+
+def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value) or value > 3600:
+        raise click.BadParameter("must be a number of seconds from 1 to 3600", param=param)
     return value
 
 
@@ -70,9 +83,10 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
     default=None,
     help="Require STARTTLS, or never use it (default: use it when the server offers it).",
 )
-@click.option("--subject", metavar="TEXT", help="Subject line (default: the file name).")
+@click.option("--subject", metavar="TEXT", callback=_subject, help="Subject line (default: the file name).")
 @click.option(
     "--timeout",
+    callback=_timeout,
     type=click.FloatRange(min=1),
     default=60.0,
     show_default=True,

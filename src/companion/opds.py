@@ -21,6 +21,7 @@ from urllib.parse import quote
 from lxml import etree
 from PIL import Image
 
+from . import gate
 from .write import write_atomic
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -38,6 +39,8 @@ THUMBNAIL = "http://opds-spec.org/image/thumbnail"
 THUMBNAIL_SIZE = (200, 300)
 EPOCH = "1970-01-01T00:00:00Z"
 MAX_OPF_BYTES = 4 * 1024 * 1024
+MAX_COVER_BYTES = 20 * 1024 * 1024
+MAX_COVER_PIXELS = 40_000_000
 
 # (suffix, media type, link title), longest suffix first: the kepub also ends in ".epub".
 BOOK_FILES = (
@@ -145,7 +148,7 @@ def read_metadata(epub: Path) -> Metadata | None:
             if rootfile is None or not rootfile.get("full-path"):
                 return None
             package = _parse(_read(archive, rootfile.get("full-path", "")))
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, etree.XMLSyntaxError):
+    except Exception:  # someone else's file: zip, zlib, XML and encoding errors all mean "unreadable"
         return None
     meta = package.find(f"{{{OPF}}}metadata")
     if meta is None:
@@ -226,6 +229,8 @@ def catalog_xml(folder: Path) -> bytes:
 def thumbnail_jpeg(cover: bytes, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
     """A small JPEG of the cover for catalog lists (same bytes for the same cover)."""
     with Image.open(io.BytesIO(cover)) as image:
+        if image.width * image.height > MAX_COVER_PIXELS:
+            raise ValueError("cover too large")
         small = image.convert("RGB")
         small.thumbnail(size, Image.Resampling.LANCZOS)
         out = io.BytesIO()
@@ -233,14 +238,22 @@ def thumbnail_jpeg(cover: bytes, size: tuple[int, int] = THUMBNAIL_SIZE) -> byte
     return out.getvalue()
 
 
-def write_catalog(folder: Path) -> list[Path]:
-    """Write `<slug>-thumbnail.jpg` for every book with a cover, then `catalog.xml`, atomically."""
+def write_catalog(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
+    """Write `<slug>-thumbnail.jpg` for every book with a cover, then `catalog.xml`, atomically.
+    A cover that is not a readable image (someone else's file in the folder) gets no thumbnail and
+    is added to `skipped`."""
     written = []
     files = listing(folder)
     for entry in entries(files):
         if entry.cover:
             path = folder / f"{entry.slug}{THUMBNAIL_SUFFIX}"
-            write_atomic(path, thumbnail_jpeg(files[entry.cover].read_bytes()))
+            try:
+                small = thumbnail_jpeg(gate.read(files[entry.cover], folder.resolve(), MAX_COVER_BYTES))
+            except (gate.Refused, OSError, ValueError, Image.DecompressionBombError):
+                if skipped is not None:
+                    skipped.append(files[entry.cover])
+                continue
+            write_atomic(path, small)
             written.append(path)
     path = folder / CATALOG_NAME
     write_atomic(path, catalog_xml(folder))
@@ -291,11 +304,11 @@ def _timestamp(text: str) -> str:
         return f"{year}-{month}-{day}T00:00:00Z"
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):  # not a date, or one that leaves the calendar in UTC
         return ""
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
