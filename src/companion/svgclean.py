@@ -21,8 +21,9 @@ _ELEMENT_NAMES = """svg g defs title desc symbol use path rect circle ellipse li
 ELEMENTS = frozenset(_ELEMENT_NAMES.split())
 """Drawing, text, paint servers and simple filters: no script, foreignObject, image, animation, a."""
 
-_ATTRIBUTE_NAMES = """id class style transform x y x1 y1 x2 y2 cx cy r rx ry fx fy width height d points pathLength
-    viewBox preserveAspectRatio version baseProfile fill fill-opacity fill-rule stroke stroke-width
+_ATTRIBUTE_NAMES = """id class style transform x y x1 y1 x2 y2 cx cy r rx ry fx fy width height d
+    points pathLength viewBox preserveAspectRatio version baseProfile fill fill-opacity fill-rule
+    stroke stroke-width
     stroke-dasharray stroke-dashoffset stroke-linecap stroke-linejoin stroke-miterlimit stroke-opacity
     opacity color display visibility overflow font-family font-size font-style font-weight font-variant
     font-stretch text-anchor dominant-baseline alignment-baseline baseline-shift letter-spacing
