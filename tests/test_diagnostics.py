@@ -828,3 +828,31 @@ def test_c032_damaged_png_and_truncated_jpeg_are_refused(src: Path) -> None:
     err = problems()
     assert "image `images/bad.png`: not a JPEG, PNG or GIF image, or a damaged one\n" in err
     assert "image `images/cut.jpg`: not a JPEG, PNG or GIF image, or a damaged one\n" in err
+
+
+def test_c044_output_that_cannot_be_written(src: Path, tmp_path: Path) -> None:
+    (tmp_path / "dist" / "tiny.epub").mkdir(parents=True)
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        "dist/tiny.epub: error C044: cannot write the output: Is a directory\n"
+        "    hint: name a folder you can write to (--out, `companion new DIR`); no output's name may be a folder\n"
+    )
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list", "--out", "afile/sub"])
+    assert result.exit_code == 1
+    assert "afile/sub: error C044: cannot write the output: Not a directory\n" in result.stderr
+    result = CliRunner().invoke(main, ["new", "afile/project"])
+    assert result.exit_code == 1
+    assert "afile/project: error C044: cannot write the new project: Not a directory\n" in result.stderr
+
+
+@pytest.mark.parametrize("epoch", ["99999999999999", "-5", "12abc", "1e9"])
+def test_c045_source_date_epoch_out_of_range(src: Path, monkeypatch: pytest.MonkeyPatch, epoch: str) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"SOURCE_DATE_EPOCH: error C045: `{epoch}` is not a time companion can use\n"
+        "    hint: set it to whole seconds since 1970 (before the year 10000), or unset it\n"
+    )

@@ -1,0 +1,126 @@
+"""A project, or a folder, from a stranger (issue 13): odd files are diagnostics or warnings, never an
+exit 70 or a traceback, and nothing from outside the project is published."""
+
+from __future__ import annotations
+
+import io
+import os
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from companion import pipeline
+from companion.cli import main
+from companion.serve import make_server
+
+from .tinysource import make_tiny
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output + result.stderr, result.output
+    assert result.exit_code != 70, result.stderr
+    return result.exit_code, result.output, result.stderr
+
+
+def odd_epub() -> bytes:
+    """A third-party EPUB whose date cannot be shown in UTC and whose package is half broken."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("mimetype", "application/epub+zip")
+        archive.writestr(
+            "META-INF/container.xml",
+            '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+            '<rootfile full-path="p.opf"/></rootfiles></container>',
+        )
+        archive.writestr(
+            "p.opf",
+            '<package xmlns="http://www.idpf.org/2007/opf"><metadata '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Odd</dc:title>'
+            "<dc:date>0001-01-01T00:00:00+14:00</dc:date></metadata></package>",
+        )
+    return out.getvalue()
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return make_tiny(tmp_path)
+
+
+def test_someone_elses_files_in_the_output_folder_are_skipped_with_a_warning(tiny: Path) -> None:
+    dist = tiny.parent / "dist"
+    dist.mkdir()
+    (dist / "odd.epub").write_bytes(odd_epub())
+    (dist / "odd-cover.jpg").write_bytes(b"not a jpeg")
+    (dist / "zip.epub").write_bytes(b"PK\x03\x04 cut short")
+    code, out, err = run("build", "--format", "epub", "--no-page-list")
+    assert code == 0, err
+    assert (
+        "dist/odd-cover.jpg: warning D020: not a readable image; the catalog shows no thumbnail for it\n"
+        "    hint: it is not one companion can read; remove it or replace it with a real one\n"
+    ) in err
+    assert "dist/catalog.xml" in out
+    server = make_server(dist, port=0)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for path in ("", "odd.epub", "tiny.epub"):
+            with urllib.request.urlopen(server.url + path, timeout=10) as answer:
+                assert answer.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--timeout", "nan", "Invalid value for '--timeout': must be a number of seconds from 1 to 3600"),
+        ("--timeout", "inf", "Invalid value for '--timeout': must be a number of seconds from 1 to 3600"),
+        ("--subject", "a\r\nBcc: someone@example.com", "Invalid value for '--subject': must be one line"),
+    ],
+)
+def test_send_refuses_odd_options_with_exit_2(tmp_path: Path, option: str, value: str, message: str) -> None:
+    book = tmp_path / "a.epub"
+    book.write_bytes(b"PK")
+    code, _out, err = run(
+        "send", str(book), "--to", "a@example.com", "--from", "b@example.com", "--smtp", "127.0.0.1:1",
+        option, value,
+    )  # fmt: skip
+    assert code == 2 and message in err
+
+
+def test_new_with_markup_in_the_title_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run("new", "club", "--title", "<b>x</b> & *y*", "--author", "[me](#x)")
+    assert code == 0, err
+    code, out, err = run("check", "club/source")
+    assert (code, out) == (0, "club/source: ok\n"), err
+    book = pipeline.check(pipeline.Project.at(tmp_path / "club" / "source")).companion.book
+    assert book.title == "\\<b\\>x\\</b\\> \\& \\*y\\*"
+    from companion import markdown
+
+    assert markdown.plain(book.title) == "<b>x</b> & *y*"
+
+
+def test_nothing_linked_from_outside_reaches_the_epub(tiny: Path, tmp_path: Path) -> None:
+    secret = tmp_path.parent / f"{tmp_path.name}-key"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY----- hunter2\n")
+    (tiny.parent / "styles" / "fonts" / "x.ttf").symlink_to(secret)
+    os.symlink(secret, tiny / "faq.yaml")
+    code, _out, err = run("build", "--format", "epub", "--no-page-list")
+    assert code == 1
+    assert "C040" in err
+    assert not (tiny.parent / "dist").exists()
+    (tiny.parent / "styles" / "fonts" / "x.ttf").unlink()
+    (tiny / "faq.yaml").unlink()
+    code, _out, err = run("build", "--format", "epub", "--no-page-list")
+    assert code == 0, err
+    with zipfile.ZipFile(tiny.parent / "dist" / "tiny.epub") as archive:
+        assert not any(b"hunter2" in archive.read(name) for name in archive.namelist())
