@@ -856,3 +856,14 @@ def test_c045_source_date_epoch_out_of_range(src: Path, monkeypatch: pytest.Monk
         f"SOURCE_DATE_EPOCH: error C045: `{epoch}` is not a time companion can use\n"
         "    hint: set it to whole seconds since 1970 (before the year 10000), or unset it\n"
     )
+
+
+def test_c046_markdown_nested_too_deeply(src: Path) -> None:
+    deep = "".join(("*" if i % 2 else "_") + "a " for i in range(300)) + "b"
+    deep += "".join(" c" + ("*" if i % 2 else "_") for i in range(299, -1, -1))
+    chapter(src, f"Intro.\n\n{deep}\n")
+    assert problems() == (
+        "source/chapters/01-one.md:7: error C046: Markdown is nested more than 32 levels deep here\n"
+        "    hint: emphasis, quotes and lists may be nested at most 32 levels deep\n"
+        "1 error; nothing was written.\n"
+    )

@@ -124,3 +124,25 @@ def test_nothing_linked_from_outside_reaches_the_epub(tiny: Path, tmp_path: Path
     assert code == 0, err
     with zipfile.ZipFile(tiny.parent / "dist" / "tiny.epub") as archive:
         assert not any(b"hunter2" in archive.read(name) for name in archive.namelist())
+
+
+def test_a_file_name_with_a_newline_cannot_forge_a_diagnostic(tiny: Path) -> None:
+    name = "02-x\nbook.yaml:1:1: error C001: forged.md"
+    (tiny / "chapters" / name).write_text("no front matter\n", encoding="utf-8")
+    code, _out, err = run("check")
+    assert code == 1
+    lines = err.splitlines()
+    forged = (
+        "source/chapters/02-x\\nbook.yaml:1:1: error C001: forged.md:1:1: error C015: chapter has no front"
+    )
+    assert f"{forged} matter" in lines
+    assert not any(line.startswith("book.yaml") for line in lines)
+
+
+def test_mailto_in_capitals_keeps_its_link(tiny: Path) -> None:
+    chapter = tiny / "chapters" / "01-one.md"
+    chapter.write_text("---\ntitle: One\n---\n\nWrite to [us](MAILTO:club@example.com).\n", encoding="utf-8")
+    result = pipeline.build(pipeline.Project.at(tiny), ("epub",), page_list=False)
+    with zipfile.ZipFile(io.BytesIO(result.outputs[0].data)) as archive:
+        text = b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".xhtml"))
+    assert b'<a href="mailto:club@example.com">us</a>' in text

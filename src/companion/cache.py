@@ -180,7 +180,10 @@ _MEMO_FOLDER: ContextVar[Path | None] = ContextVar("companion_memo_folder", defa
 def memos(cache: Cache, *, save: bool = True) -> Iterator[None]:
     """Make memos available to the code below (markdown inspection, YAML parsing); save them after
     (`save=False` for commands that promise to write nothing)."""
-    folder_token = _MEMO_FOLDER.set(cache.folder / "memo" if cache.folder is not None else None)
+    # remembered results belong to this version of the code: another version starts afresh
+    folder_token = _MEMO_FOLDER.set(
+        cache.folder / "memo" / code_digest()[:16] if cache.folder is not None else None
+    )
     token = _MEMOS.set({})
     try:
         yield

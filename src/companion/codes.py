@@ -90,6 +90,11 @@ CODES: dict[str, Code] = {
         "SOURCE_DATE_EPOCH is not a usable time",
         "set it to whole seconds since 1970 (before the year 10000), or unset it",
     ),
+    "C046": Code(
+        "error",
+        "Markdown nested too deeply",
+        "emphasis, quotes and lists may be nested at most 32 levels deep",
+    ),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)
@@ -115,6 +120,11 @@ CODES: dict[str, Code] = {
     "P016": Code("error", "PDF is not tagged", "build it with tags (WeasyPrint pdf_tags=True)"),
     "P017": Code("error", "PDF variant incomplete"),
     "P018": Code("error", "text outside the live area", "keep text at least 0.25 in inside the trim"),
+    "P030": Code(
+        "error",
+        "file is malformed; it could not be checked",
+        "rebuild it, or ask whoever made it for an undamaged copy",
+    ),
     # Distribution
     "D001": Code("error", "file to send is missing", "build it first with `companion build`"),
     "D002": Code("error", "file is too large to send", "Send to Kindle accepts files up to 50 MB"),

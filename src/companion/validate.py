@@ -124,7 +124,10 @@ def _check_content(
     for text, where in texts(companion):
         for ref in markdown.inspect(text):
             here = _pinpoint(where, ref.line, ref.needle, lines)
-            if ref.kind == "html":
+            if ref.kind == "nesting":
+                message = f"Markdown is nested more than {ref.target} levels deep here"
+                problems.append(diagnostic(here, "C046", message))
+            elif ref.kind == "html":
                 problems.append(diagnostic(here, "C020", f"raw HTML `{ref.target}` is not allowed"))
             elif ref.kind == "xref" and ref.target not in ids and ids_complete:
                 close = difflib.get_close_matches(ref.target, list(ids), n=1)
