@@ -283,8 +283,12 @@ def test_c014_wrong_types(src: Path) -> None:
 
 
 def test_c014_invalid_date(src: Path) -> None:
-    write(src / "book.yaml", (src / "book.yaml").read_text().replace("2024-01-01", "2024-13-45"))
-    assert "source/book.yaml:1: error C010: invalid value: month must be in 1..12\n" in problems()
+    text = (src / "book.yaml").read_text()
+    write(src / "book.yaml", text.replace("2024-01-01", "2024-13-45"))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "2024-01-01" in row)
+    assert f"source/book.yaml:{line}:12: error C010: invalid date `2024-13-45`: month must be in 1..12\n" in (
+        problems()
+    )
 
 
 def test_c015_bad_front_matter(src: Path) -> None:
@@ -578,7 +582,7 @@ def test_no_traceback_for_garbage_files(src: Path) -> None:
     assert "source/book.yaml:2:118: error C003: invalid UTF-8 byte 0x80\n" in err
     assert "source/about.yaml:1:1: error C008: control character U+0000 is not allowed\n" in err
     assert (
-        "source/faq.yaml:3:1: error C010: expected a single document in the stream, but found another document\n"
+        "source/faq.yaml:1:3: error C047: a key that is itself a mapping or a list is not allowed\n"
     ) in err
     assert "02.md" not in err  # a byte-order mark and Windows line ends are fine
 
@@ -867,3 +871,35 @@ def test_c046_markdown_nested_too_deeply(src: Path) -> None:
         "    hint: emphasis, quotes and lists may be nested at most 32 levels deep\n"
         "1 error; nothing was written.\n"
     )
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? a", "{" * 18 + "a: 1" + "}" * 18 + ": 1", "[a, b]: 1"],
+)
+def test_c047_complex_keys_refused_at_once(src: Path, key: str) -> None:
+    chapter(src, "Text.\n", front=f"title: One\n{key}\n")
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 5
+    assert (
+        err.startswith("source/chapters/01-one.md:3:")
+        and "error C047: a key that is itself a mapping or a list is not allowed\n" in err
+    )
+    assert "    hint: write each key as plain text before its colon (`name: value`)\n" in err
+
+
+def test_c010_value_errors_at_their_own_line(src: Path) -> None:
+    book = (src / "book.yaml").read_text(encoding="utf-8")
+    write(src / "book.yaml", book.replace("published: 2024-01-01", "published: 2024-13-45"))
+    line = next(n for n, text in enumerate(book.splitlines(), 1) if text.startswith("published:"))
+    assert (
+        f"source/book.yaml:{line}:12: error C010: invalid date `2024-13-45`: month must be in 1..12\n"
+        in problems()
+    )
+    write(src / "book.yaml", book + "\nnumber: " + "9" * 5000 + "\n")
+    last = len(book.splitlines()) + 2
+    assert (
+        f"source/book.yaml:{last}:9: error C010: a number of 5,000 digits is too long (at most 100); "
+        "quote it if it is text\n"
+    ) in problems()

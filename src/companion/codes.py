@@ -95,6 +95,11 @@ CODES: dict[str, Code] = {
         "Markdown nested too deeply",
         "emphasis, quotes and lists may be nested at most 32 levels deep",
     ),
+    "C047": Code(
+        "error",
+        "YAML complex keys are not allowed",
+        "write each key as plain text before its colon (`name: value`)",
+    ),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)
