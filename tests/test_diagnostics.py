@@ -903,3 +903,32 @@ def test_c010_value_errors_at_their_own_line(src: Path) -> None:
         f"source/book.yaml:{last}:9: error C010: a number of 5,000 digits is too long (at most 100); "
         "quote it if it is text\n"
     ) in problems()
+
+
+def test_c048_ids_and_paths_companion_keeps_for_itself(src: Path) -> None:
+    write(
+        src / "themes.yaml",
+        "- id: how-to-use-b1\n  title: Words\n  body: Text.\n- id: page-3\n  title: P\n  body: T.\n",
+    )
+    (src / "cover").mkdir()
+    (src / "cover" / "cover.png").write_bytes(PNG_1PX)
+    (src / "images").mkdir()
+    (src / "images" / "map.xhtml").write_bytes(PNG_1PX)
+    chapter(src, "Intro.\n\n![Cover](cover/cover.png) ![A map](images/map.xhtml)\n")
+    err = problems()
+    assert (
+        "source/themes.yaml:1:7: error C048: id `how-to-use-b1` has the form of an id companion makes itself\n"
+        "    hint: ids may not end in -b1, -fn-1 or -ref-1 (any number), nor start with page- or res-\n"
+    ) in err
+    assert (
+        "source/themes.yaml:4:7: error C048: id `page-3` has the form of an id companion makes itself\n"
+        in err
+    )
+    assert (
+        "source/chapters/01-one.md:7:10: error C048: image path `cover/cover.png` is in a folder the e-book "
+        "keeps for its own files\n    hint: put images in source/images/ (any folder but cover/ and styles/)\n"
+    ) in err
+    assert (
+        "source/chapters/01-one.md:7:36: error C032: image `images/map.xhtml` must end in "
+        ".png, .jpg, .jpeg, .gif, .svg\n"
+    ) in err

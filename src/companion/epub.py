@@ -8,6 +8,7 @@ same source always gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -65,9 +66,10 @@ def package(
     ebook = epub.EpubBook()
     ebook.FOLDER_NAME = "EPUB"
     _metadata(ebook, book, rendered, has_page_list=bool(page_list), summary=summary)
+    uids: set[str] = set()
     for resource in resources:
         item = epub.EpubItem(
-            uid=_uid(resource.name),
+            uid=_uid(resource.name, uids),
             file_name=resource.name,
             media_type=resource.media_type,
             content=resource.data,
@@ -130,9 +132,15 @@ def _package_language(data: bytes, language: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def _uid(name: str) -> str:
+def _uid(name: str, taken: set[str]) -> str:
+    """A manifest id from the file's name, made unique among `taken` (images/a/x.png and images/b/x.png)
+    with a hash of the whole path; `res-` ids are reserved (validate refuses them for content)."""
     stem = name.rsplit("/", 1)[-1]
-    return "res-" + "".join(ch if ch.isalnum() else "-" for ch in stem).strip("-").lower()
+    uid = "res-" + "".join(ch if ch.isalnum() else "-" for ch in stem).strip("-").lower()
+    if uid in taken:
+        uid += "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
+    taken.add(uid)
+    return uid
 
 
 def _metadata(

@@ -45,8 +45,23 @@ SECTION_TARGETS = frozenset(
     }
 )
 """Ids of the book's own sections that content may cross-reference (`[the setting](#setting)`)."""
-RESERVED_IDS = SECTION_TARGETS | {"cover", "halftitle", "titlepage", "copyright", "contents", "toc", "nav"}
-"""Ids content may not take for itself."""
+RESERVED_IDS = SECTION_TARGETS | {
+    "cover",
+    "halftitle",
+    "titlepage",
+    "copyright",
+    "contents",
+    "toc",
+    "nav",
+    "ncx",
+}
+"""Ids content may not take for itself (sections of the book, and the package's own items)."""
+GENERATED_ID = re.compile(r"(.*-b[0-9]+|.*-fn-[0-9]+|.*-ref-[0-9]+|page-.*|res-.*)")
+"""The forms of the ids companion makes (block, footnote and page-break ids, manifest items), which an
+author's id may not take: a cross-reference to it would land on another element."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+RESERVED_FOLDERS = ("cover/", "styles/")
+"""Folders of the EPUB that companion fills itself."""
 _FILE_OF_ATTR = {attr: name for name, (attr, _, _) in SCHEMA.items()}
 
 
@@ -271,6 +286,15 @@ def _check_ids(companion: Companion, problems: list[Diagnostic]) -> set[str]:
     for ident, where in owners:
         if ident in RESERVED_IDS:
             problems.append(diagnostic(where, "C016", f"id `{ident}` is reserved for a section of the book"))
+        elif GENERATED_ID.fullmatch(ident):
+            problems.append(
+                diagnostic(
+                    where,
+                    "C048",
+                    f"id `{ident}` has the form of an id companion makes itself",
+                    "ids may not end in -b1, -fn-1 or -ref-1 (any number), nor start with page- or res-",
+                )
+            )
         elif ident in seen:
             problems.append(diagnostic(where, "C016", f"id `{ident}` is already used at {seen[ident]}"))
         else:
@@ -332,6 +356,19 @@ def _check_image(
                 "C032",
                 f"image path `{src}` may use only letters, digits, . _ - and /",
                 "write the path from source/, such as images/map.png",
+            )
+        )
+        return None
+    if not src.lower().endswith(IMAGE_SUFFIXES):
+        problems.append(diagnostic(where, "C032", f"image `{src}` must end in {', '.join(IMAGE_SUFFIXES)}"))
+        return None
+    if src.startswith(RESERVED_FOLDERS):
+        problems.append(
+            diagnostic(
+                where,
+                "C048",
+                f"image path `{src}` is in a folder the e-book keeps for its own files",
+                "put images in source/images/ (any folder but cover/ and styles/)",
             )
         )
         return None
