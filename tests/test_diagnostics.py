@@ -932,3 +932,16 @@ def test_c048_ids_and_paths_companion_keeps_for_itself(src: Path) -> None:
         "source/chapters/01-one.md:7:36: error C032: image `images/map.xhtml` must end in "
         ".png, .jpg, .jpeg, .gif, .svg\n"
     ) in err
+
+
+def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(src: Path) -> None:
+    book = (src / "book.yaml").read_text(encoding="utf-8")
+    words = " ".join(["memory"] * 6000)
+    write(src / "book.yaml", re.sub(r"(?m)^description:.*$", f"description: {words}", book))
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 10
+    assert (
+        "error C014: the description (with the first review) is too long for the back cover (6,000 words)\n"
+        "    hint: keep it under 1,000 words; the back cover holds a few hundred\n"
+    ) in err

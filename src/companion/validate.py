@@ -107,11 +107,27 @@ MAX_COVER_TEXT = 300
 MAX_COVER_WORD = 100
 
 
+MAX_BACK_WORDS = 1000
+"""More than the back cover holds at its smallest type on the largest trim (about 400 words at 5.5 x 8.5
+in): refused before the cover layout tries every size, each costing time in proportion to the text."""
+
+
 def _check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
     """Absurd cover text is refused at once, before the cover layout tries to fit it at every size."""
     book = companion.book
     if book is None:
         return
+    review = next(iter(companion.reviews or ()), None)
+    back = len(book.description.split()) + (len(review.text.split()) if review is not None else 0)
+    if back > MAX_BACK_WORDS:
+        problems.append(
+            diagnostic(
+                companion.sources.find(("book.yaml", "description")),
+                "C014",
+                f"the description (with the first review) is too long for the back cover ({back:,} words)",
+                f"keep it under {MAX_BACK_WORDS:,} words; the back cover holds a few hundred",
+            )
+        )
     for name in ("title", "subtitle", "author"):
         text = getattr(book, name)
         longest = max((len(word) for word in text.split()), default=0)
