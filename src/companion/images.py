@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from . import gate
 from .svgclean import Unsafe, clean_svg
 
 MAX_PIXELS = 40_000_000
+_TRUNCATED_REFUSED = threading.Lock()
+"""Held while ImageFile.LOAD_TRUNCATED_IMAGES is switched off (a process-wide setting)."""
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 _MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}
 
@@ -63,11 +66,17 @@ def _probe_raster(data: bytes) -> Probed | ImageProblem:
                     "C032", f"{width}x{height} pixels is more than the {MAX_PIXELS:,} allowed"
                 )
             image.verify()
-        with Image.open(io.BytesIO(data)) as image:  # verify() checks chunks; load() decodes the pixels
-            image.load()
-            if image.format == "MPO":  # the first frame, as the baseline JPEG readers expect
+        with _TRUNCATED_REFUSED, Image.open(io.BytesIO(data)) as image:
+            # verify() checks chunks and checksums; load() decodes every pixel, and with WeasyPrint's
+            # LOAD_TRUNCATED_IMAGES (set when it is imported) off for the while, a cut file fails here
+            before, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+            try:
+                image.load()
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = before
+            if image.format == "MPO":  # a phone's photo: its first frame, as a baseline JPEG
                 out = io.BytesIO()
-                image.save(out, "JPEG", quality="keep", subsampling="keep", optimize=False)
+                image.convert("RGB").save(out, "JPEG", quality=95, subsampling=0, optimize=False)
                 data = out.getvalue()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return ImageProblem("C032", "not a JPEG, PNG or GIF image, or a damaged one")
