@@ -22,6 +22,7 @@ from markupsafe import Markup
 from . import markdown
 from .errors import CompanionError, diagnostic
 from .fetcher import RestrictedFetcher
+from .gate import styles_file
 from .model import PAPER_CALIPER, Book, Review
 from .render import environment
 
@@ -241,7 +242,8 @@ def _fit(
     from weasyprint import CSS, HTML
 
     fetcher = RestrictedFetcher(styles)
-    stylesheet = CSS(filename=str(styles / "cover.css"), url_fetcher=fetcher)
+    cover_css = io.BytesIO(styles_file(styles, "cover.css"))  # read through the gate
+    stylesheet = CSS(file_obj=cover_css, base_url=f"{styles.resolve()}/", url_fetcher=fetcher)
     steps = [0] * len(areas)
     while True:
         scales = tuple(SCALES[step] for step in steps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import re
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ from weasyprint import CSS
 from . import pdfparts, pdfspeed
 from .cache import digest
 from .fetcher import RestrictedFetcher
+from .gate import styles_file
 from .layout import PrintLayout
 from .model import PrintSettings
 from .pdfjob import Job, PartStore, Printing
@@ -95,8 +97,9 @@ def lay_out(
     images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one."""
     fetcher = RestrictedFetcher(styles, source)
     profiles: dict[str, object] = {}
-    stylesheets = [
-        CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")
+    stylesheets = [  # read through the gate, like every project file
+        CSS(file_obj=io.BytesIO(styles_file(styles, name)), base_url=f"{styles}/", url_fetcher=fetcher)
+        for name in ("base.css", "print.css")
     ]
     stylesheets += variant_stylesheets(variant, styles, fetcher, profiles)
     interior = pdfparts.Interior.parse(html)
