@@ -211,3 +211,23 @@ def test_a_phones_mpo_jpeg_ships_as_a_baseline_jpeg(tiny: Path) -> None:
     with Image.open(io.BytesIO(shipped)) as image:
         assert (image.format, image.size) == ("JPEG", (64, 48))
         assert image.getpixel((32, 24))[0] > 200  # the first frame
+
+
+def test_what_ships_of_an_svg_is_what_was_checked(tiny: Path) -> None:
+    (tiny / "images").mkdir()
+    (tiny / "images" / "map.svg").write_text(
+        '<?xml version="1.0"?>\n<!-- a comment -->\n<svg xmlns="http://www.w3.org/2000/svg" width="20"'
+        ' height="10"><!-- inner --><rect width="20" height="10" fill="#c00"/></svg>\n',
+        encoding="utf-8",
+    )
+    (tiny / "chapters" / "01-one.md").write_text(
+        "---\ntitle: One\n---\n\n![A map](images/map.svg)\n", encoding="utf-8"
+    )
+    result = pipeline.build(pipeline.Project.at(tiny), ("epub",), page_list=False)
+    with zipfile.ZipFile(io.BytesIO(result.outputs[0].data)) as archive:
+        shipped = archive.read("EPUB/images/map.svg")
+    assert shipped == (
+        b"<?xml version='1.0' encoding='utf-8'?>\n"
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10">'
+        b'<rect width="20" height="10" fill="#c00"/></svg>'
+    )

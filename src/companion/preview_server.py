@@ -48,6 +48,10 @@ class PreviewHandler(QuietHandler):
                 return
             self._events(int(since))
             return
+        if path in snapshot.assets:
+            data, kind = snapshot.assets[path]
+            self._send(HTTPStatus.OK, data, kind, body)
+            return
         if path in snapshot.files:
             file, kind = snapshot.files[path]
             project = preview.project
