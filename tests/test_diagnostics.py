@@ -945,3 +945,11 @@ def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(src: Path)
         "error C014: the description (with the first review) is too long for the back cover (6,000 words)\n"
         "    hint: keep it under 1,000 words; the back cover holds a few hundred\n"
     ) in err
+
+
+def test_c016_a_chapter_named_like_a_package_item(src: Path) -> None:
+    chapter(src, "Text.\n", name="07-ncx.md")
+    assert (
+        "source/chapters/07-ncx.md:1: error C016: id `ncx` is reserved for a section of the book\n"
+        in problems()
+    )
