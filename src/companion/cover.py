@@ -19,10 +19,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import markdown
-from .errors import CompanionError, diagnostic
+from . import fonts, markdown
+from .errors import CompanionError, Location, diagnostic
 from .fetcher import RestrictedFetcher
-from .gate import styles_file
 from .model import PAPER_CALIPER, Book, Review
 from .render import environment
 
@@ -239,19 +238,22 @@ def _fit(
     styles: Path,
 ) -> bytes:
     """Lay out `build(scales)` with smaller text in each area that overflows; the PDF bytes."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
+
+    from . import printfonts
 
     fetcher = RestrictedFetcher(styles)
-    cover_css = io.BytesIO(styles_file(styles, "cover.css"))  # read through the gate
-    stylesheet = CSS(file_obj=cover_css, base_url=f"{styles.resolve()}/", url_fetcher=fetcher)
+    sheets, config = printfonts.stylesheets(styles, fonts.COVER_SHEETS, fetcher)  # the bundled fonts only
     steps = [0] * len(areas)
     while True:
         scales = tuple(SCALES[step] for step in steps)
         html = HTML(string=build(scales), base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
-        document = html.render(stylesheets=[stylesheet])
+        document = html.render(stylesheets=sheets, font_config=config)
         overflowing = [i for i, area in enumerate(areas) if not _fits(document, area)]
         if not overflowing:
-            return document.write_pdf(pdf_variant="pdf/ua-1")
+            data: bytes = document.write_pdf(pdf_variant="pdf/ua-1")
+            fonts.require_bundled(data, styles, fonts.COVER_SHEETS, Location("styles/cover.css"))
+            return data
         for i in overflowing:
             if steps[i] + 1 >= len(SCALES):
                 raise CompanionError(
