@@ -961,7 +961,8 @@ def test_c016_a_chapter_named_like_a_package_item(src: Path) -> None:
 def styled(src: Path) -> Path:
     """The bundled styles/ beside the tiny companion; returns the styles folder."""
     styles = src.parent / "styles"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "styles", styles)
+    if not styles.exists():  # (make_tiny copies it already)
+        shutil.copytree(Path(__file__).resolve().parent.parent / "styles", styles)
     return styles
 
 
