@@ -6,7 +6,7 @@ SLUG   := never-let-me-go
 STAMP  := $(VENV)/.installed-stamp
 INPUTS := $(shell find source styles src -type f -not -path '*/__pycache__/*' 2>/dev/null)
 OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg \
-           dist/catalog.xml dist/$(SLUG)-thumbnail.jpg
+           dist/catalog.xml dist/catalog.json dist/$(SLUG)-entry.xml dist/$(SLUG)-thumbnail.jpg
 
 .PHONY: all epub pdf kepub cover check test lint clean install bench
 
@@ -53,7 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python tools/bench.py
 
 clean:
-	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/*.json dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
 	-test -x $(BIN)/python && $(BIN)/python -c "from pathlib import Path; from companion.cache import Cache; Cache.for_project(Path.cwd()).clear()"
 
 .PHONY: epub-nospoilers pdf-nospoilers

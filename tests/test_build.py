@@ -62,6 +62,8 @@ def test_all_outputs_exist(built: Path) -> None:
             f"{SLUG}-cover.pdf",
             f"{SLUG}-cover.jpg",
             "catalog.xml",
+            "catalog.json",
+            f"{SLUG}-entry.xml",
             f"{SLUG}-thumbnail.jpg",
         ]
     )

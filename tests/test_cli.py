@@ -41,7 +41,12 @@ def test_build_epub_only(cli: Callable[..., Result], project: Path) -> None:
     out = project / "dist"
     result = cli("build", str(project / "source"), "--format", "epub", "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["catalog.xml", "never-let-me-go.epub"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "catalog.json",
+        "catalog.xml",
+        "never-let-me-go-entry.xml",
+        "never-let-me-go.epub",
+    ]
     assert zipfile.ZipFile(out / "never-let-me-go.epub").namelist()[0] == "mimetype"
 
 

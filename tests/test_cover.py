@@ -114,8 +114,8 @@ def test_spine_text_only_when_thick_enough(wrap200, wrap40, book):
     assert _spine_text(wrap40, book, 40) == ""
     # The title is on the front too (the front starts after the spine).
     front_x = (book.print.size[0] + cover.spine_width(200, book.print.paper)) * 72
-    front = " ".join(text for x, _, text in _fragments(wrap200) if x > front_x)
-    assert "Never Let" in front and "Me Go" in front and NOTE in front
+    front = " ".join(text for x, _, text in _fragments(wrap200) if x > front_x).replace("\u00a0", " ")
+    assert "Never" in front and "Let Me Go" in front and NOTE in front  # "Let Me Go" kept together
 
 
 def test_back_text_and_barcode_area_clear(wrap200, book, review):
@@ -185,3 +185,55 @@ def test_text_that_cannot_fit_is_an_error(book):
     endless = Review(text=" ".join(["A review that goes on and on and on."] * 120), source="Nobody")
     with pytest.raises(CompanionError, match="does not fit the back panel"):
         cover.wrap_pdf(book, endless, 200, STYLES)
+
+
+def _sizes(pdf: bytes) -> dict[str, float]:
+    """The font size (pt) each word of the front panel is set in (its largest), read by pdfium."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        text = document[0].get_textpage()
+        sizes: dict[str, float] = {}
+        word, size = "", 0.0
+        for index in range(text.count_chars()):
+            char = text.get_text_range(index, 1)
+            if char.isalpha() or char == "’":
+                word += char
+                size = max(size, raw.FPDFText_GetFontSize(text, index))
+            else:
+                if word:
+                    sizes[word] = max(size, sizes.get(word, 0.0))
+                word, size = "", 0.0
+        if word:
+            sizes[word] = max(size, sizes.get(word, 0.0))
+        return sizes
+    finally:
+        document.close()
+
+
+THUMBNAIL_PX = 160
+
+
+def test_the_front_says_companion_as_large_as_the_novels_title_at_thumbnail_size(built: Path) -> None:
+    """A store shows the front about 160 px tall: the companion's own title must read there, and
+    be at least as prominent as the novel's title, so the book is not taken for the novel."""
+    pdf = (built / "never-let-me-go-cover.pdf").read_bytes()
+    sizes = _sizes(pdf)
+    trim_pt = 8.5 * 72
+    companion, novel = sizes["Companion"], sizes["Never"]
+    assert companion >= novel
+    assert companion * THUMBNAIL_PX / trim_pt >= 9  # px to the em in the thumbnail
+    assert sizes["Reader’s"] == companion
+
+
+def test_the_back_says_what_is_inside_and_whose_review_it_is(built: Path) -> None:
+    text = " ".join(
+        PdfReader(io.BytesIO((built / "never-let-me-go-cover.pdf").read_bytes()))
+        .pages[0]
+        .extract_text()
+        .split()
+    )
+    assert "Inside: 20 discussion questions, 13 character profiles, 8 themes" in text
+    assert "ON THE NOVEL" in text.upper()

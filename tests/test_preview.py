@@ -331,6 +331,7 @@ def test_browser_reloads_on_save_shows_errors_and_recovers(
     browser.call("Page.navigate", url=server.url + "introduction.xhtml")
     browser.wait("document.title === 'How to Use This Companion' && window.companionPreviewLive === true")
     assert browser.evaluate("getComputedStyle(document.body).fontFamily").startswith('"EB Garamond 12"')
+    browser.wait("document.fonts.status === 'loaded'")  # a busy machine may still be fetching them
     assert browser.evaluate("document.fonts.check('16px \"EB Garamond 12\"')") is True
     chapter = site / CHAPTER
     good = chapter.read_text(encoding="utf-8")

@@ -339,7 +339,8 @@ def test_untrusted_certificate_is_refused(
             timeout=10,
             tls_context=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
         )  # verifies, trusts nothing
-    assert caught.value.diagnostics[0].code == "D007"
+    assert caught.value.diagnostics[0].code == "D040"
+    assert "presented a self-signed certificate" in caught.value.diagnostics[0].message
     assert recorder.messages == []
 
 

@@ -101,6 +101,7 @@ def test_feed_is_an_opds_acquisition_feed(server: CatalogServer, dist: Path) -> 
         (acquisition, "application/pdf"): f"{SLUG}.pdf",
         ("http://opds-spec.org/image", "image/jpeg"): f"{SLUG}-cover.jpg",
         ("http://opds-spec.org/image/thumbnail", "image/jpeg"): f"{SLUG}-thumbnail.jpg",
+        ("alternate", opds.ENTRY_TYPE): f"{SLUG}-entry.xml",
     }
     # The print cover wrap and the catalog itself are not books.
     assert "cover.pdf" not in data.decode() and len(feed.findall(f"{ATOM}entry")) == 1
@@ -244,6 +245,9 @@ def test_escaping_and_odd_names(tmp_path: Path) -> None:
     for server in running(tmp_path):
         for link in entry.iter(f"{ATOM}link"):
             data, _ = get(urljoin(server.url, link.get("href")))
+            if link.get("rel") == "alternate":  # the complete entry, computed like the feed
+                assert etree.fromstring(data).findtext(f"{ATOM}id") == "urn:x:1&2"
+                continue
             assert data == (tmp_path / unquote(link.get("href", ""))).read_bytes()
 
 
@@ -293,7 +297,12 @@ def test_write_catalog_output(tmp_path: Path, dist: Path) -> None:
     for name in (f"{SLUG}.epub", f"{SLUG}-cover.jpg"):
         shutil.copy(dist / name, tmp_path / name)
     written = opds.write_catalog(tmp_path)
-    assert [p.name for p in written] == [f"{SLUG}-thumbnail.jpg", "catalog.xml"]
+    assert [p.name for p in written] == [
+        f"{SLUG}-thumbnail.jpg",
+        f"{SLUG}-entry.xml",
+        "catalog.xml",
+        "catalog.json",
+    ]
     assert not list(tmp_path.glob(".*.tmp"))
     feed = etree.fromstring((tmp_path / "catalog.xml").read_bytes())
     types = {link.get("type") for link in feed.iter(f"{ATOM}link") if "acquisition" in link.get("rel", "")}

@@ -175,10 +175,11 @@ def check(source: Path) -> None:
     click.echo(f"{source}: ok")
 
 
-from .commands_dist import send, serve  # noqa: E402
+from .commands_dist import push, send, serve  # noqa: E402
 
 main.add_command(send)
 main.add_command(serve)
+main.add_command(push)
 
 from .commands_author import new, preview  # noqa: E402
 

@@ -174,6 +174,31 @@ CODES: dict[str, Code] = {
         "file in the output folder skipped",
         "it is not one companion can read; remove it or replace it with a real one",
     ),
+    # Pushing to an e-reader (`companion push`)
+    "D030": Code(
+        "error",
+        "no e-reader is mounted",
+        "connect the reader by USB, choose to connect on its screen, or give its folder with --device PATH",
+    ),
+    "D031": Code("error", "several e-readers are mounted", "choose one with --device PATH"),
+    "D032": Code(
+        "error", "a Kindle cannot read EPUB over USB", "e-mail the book with `companion send` instead"
+    ),
+    "D033": Code(
+        "error",
+        "a different book of the same name is on the reader",
+        "rename or delete it on the reader, or pass --replace to overwrite it",
+    ),
+    "D034": Code("error", "no built book to push", "build it first with `companion build`"),
+    "D035": Code("error", "cannot write to the reader", "check that it is mounted writable and has room"),
+    "D036": Code("error", "the --device folder is missing", "give the folder where the reader is mounted"),
+    # Mail server certificates (`companion send`)
+    "D040": Code(
+        "error",
+        "the mail server's certificate is not trusted",
+        "trust your provider's CA with --cafile PATH (or SSL_CERT_FILE), or check --smtp HOST",
+    ),
+    "D041": Code("error", "the --cafile file cannot be used", "give a PEM file of CA certificates"),
 }
 
 

@@ -1,5 +1,6 @@
-"""Distribution commands: `companion send` (e-mail to a Send-to-Kindle address) and `companion serve`
-(an OPDS catalog for reading apps). Options only; the work is in send.py and serve.py."""
+"""Distribution commands: `companion send` (e-mail to a Send-to-Kindle address), `companion serve`
+(an OPDS catalog for reading apps) and `companion push` (copy onto a mounted e-reader). Options only;
+the work is in send.py, serve.py and push.py."""
 
 from __future__ import annotations
 
@@ -83,6 +84,13 @@ def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float
     default=None,
     help="Require STARTTLS, or never use it (default: use it when the server offers it).",
 )
+@click.option(
+    "--cafile",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="Also trust the CA certificates in PATH (PEM), for a server with a private or self-signed "
+    "certificate. SSL_CERT_FILE=PATH instead replaces the system's CAs.",
+)
 @click.option("--subject", metavar="TEXT", callback=_subject, help="Subject line (default: the file name).")
 @click.option(
     "--timeout",
@@ -101,6 +109,7 @@ def send(
     user: str | None,
     implicit_tls: bool,
     starttls: bool | None,
+    cafile: Path | None,
     subject: str | None,
     timeout: float,
 ) -> None:
@@ -121,6 +130,7 @@ def send(
         starttls=starttls,
         subject=subject,
         timeout=timeout,
+        cafile=cafile,
     )
     how = ", encrypted" if sent.encrypted else ""
     click.echo(
@@ -151,3 +161,32 @@ def serve(folder: Path, host: str, port: int, verbose: bool) -> None:
     The catalog is at the printed URL; add it in the app as an OPDS catalog. Ctrl-C stops.
     """
     serving.serve(folder, host, port, verbose, announce=click.echo)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("dist"), metavar="[DIR]")
+@click.option(
+    "--device",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="The folder where the reader is mounted (default: the one e-reader found among the mounted drives).",
+)
+@click.option("--replace", is_flag=True, help="Overwrite a different book of the same name on the reader.")
+@_handle_errors
+def push(folder: Path, device: Path | None, replace: bool) -> None:
+    """Copy the books built in DIR (default dist/) onto a mounted e-reader.
+
+    A Kobo gets the .kepub.epub, PocketBook, Tolino and other EPUB readers the .epub. A Kindle cannot
+    read EPUB over USB: use `companion send` for it.
+    """
+    from . import push as pushing
+
+    reader = pushing.choose_device(device)
+    for done in pushing.push(folder, reader, replace):
+        size = f"{done.size / 1024 / 1024:.1f} MB"
+        if done.state == "unchanged":
+            click.echo(f"unchanged: {done.source.name} is already on the {reader.kind} at {done.target}")
+        else:
+            where = "to" if done.state == "copied" else "on"
+            click.echo(f"{done.state} {done.source.name} ({size}) {where} the {reader.kind} at {done.target}")
+    click.echo(f"eject the {reader.kind} before unplugging it")

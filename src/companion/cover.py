@@ -113,9 +113,16 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
 
 
 def wrap_pdf(
-    book: Book, review: Review | None, page_count: int, styles: Path, *, edition_note: str = ""
+    book: Book,
+    review: Review | None,
+    page_count: int,
+    styles: Path,
+    *,
+    edition_note: str = "",
+    inside: str = "",
 ) -> bytes:
-    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set."""
+    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set.
+    `inside` says what the companion holds (render.inside)."""
     spine = spine_width(page_count, book.print.paper)
     spine_text = has_spine_text(page_count, book.print.paper)
     geo = _geometry(book, spine, front_left=book.print.size[0] + spine)
@@ -157,6 +164,7 @@ def wrap_pdf(
                 spine_font=spine_font * (scales[2] if spine_text else 1.0),
                 review=review,
                 review_html=_paragraphs(review.text) if review else (),
+                inside=inside,
                 front_scale=scales[0],
                 back_scale=scales[1],
             )

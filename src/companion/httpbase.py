@@ -1,5 +1,6 @@
 """What `companion serve` and `companion preview` share as HTTP servers: a threading server that stays
-quiet unless verbose, a handler that answers GET and HEAD the same way, and binding with a diagnostic."""
+quiet unless verbose, a handler that answers GET and HEAD the same way (whole responses, or, for
+`serve`, conditional and partial ones through httpcache), and binding with a diagnostic."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import contextlib
 import errno
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
+from . import httpcache
 from .errors import CompanionError, diagnostic
 
 S = TypeVar("S", bound=ThreadingHTTPServer)
@@ -143,6 +145,40 @@ class QuietHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+
+    def send_representation(
+        self,
+        content_type: str,
+        size: int,
+        validators: httpcache.Validators,
+        read: Callable[[int, int], Iterable[bytes]],
+        body: bool,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """A response with ETag, Last-Modified and Accept-Ranges that answers If-None-Match,
+        If-Modified-Since (304), Range and If-Range (206, 416). `read(start, end)` yields the bytes."""
+        answer = httpcache.decide(dict(self.headers.items()), validators, size)
+        headers = {**(extra_headers or {}), **dict(answer.headers)}
+        if answer.status == HTTPStatus.NOT_MODIFIED:
+            self.send_response(answer.status)
+            for key, value in headers.items():
+                if key != "Content-Disposition":
+                    self.send_header(key, value)
+            self.end_headers()
+            return
+        if answer.status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
+            self.send_bytes(
+                answer.status, "text/plain; charset=utf-8", b"range not satisfiable\n", body, headers
+            )
+            return
+        self.start_response(answer.status, content_type, answer.length, headers)
+        if not body:
+            return
+        try:
+            for chunk in read(answer.start, answer.end):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
 
 def listen(make: Callable[[], S], host: str, port: int) -> S:

@@ -132,7 +132,13 @@ class PartLayout:
         return [None] * len(work)
 
     def leaders(self, indices: list[int]) -> list[tuple[tuple[int, str, str], ...]]:
-        """The contents leaders' lint findings of each part, with its true numbers in place."""
+        """With the true numbers in place: each leader's dots made to end where its number begins,
+        then the contents leaders' lint findings of each part."""
+        for index in indices:
+            for page in self._parts[index].doc.pages:
+                for box, _, margin, _ in _walk(page._page_box):
+                    if margin is None and isinstance(box, boxes.LineBox):
+                        _align(box)
         return [_lint(self._parts[index].doc.pages, leaders=True) for index in indices]
 
     def write(self, indices: list[int], variant: str | None) -> list[bytes]:
@@ -292,6 +298,32 @@ def _redot(line: boxes.LineBox, leader: boxes.InlineBox, change: float) -> None:
             dots.append(copy)
     leader.children = tuple(dots)
     leader.width = room
+
+
+def _align(line: boxes.LineBox) -> None:
+    """Dots that end where the number begins, so that every entry has the same gap before its
+    number (the pattern's own trailing space). WeasyPrint counts its dots from the line's right edge,
+    which leaves a gap of up to a dot's width that changes with the width of each number."""
+    _, leader = leader_index(line)
+    if leader is None or not leader.children:
+        return
+    dot = leader.children[0]
+    right = leader.position_x + leader.width
+    after = [
+        b
+        for b in line.descendants()
+        if isinstance(b, boxes.TextBox) and b.position_x >= right - 0.01 and b not in leader.children
+    ]
+    if not after or dot.width <= 0:
+        return
+    end = min(b.position_x for b in after)
+    dots = []
+    room = end - leader.position_x - dot.width / 2  # and half a dot clear of the entry's title
+    for n in range(int(room // dot.width), 0, -1):
+        copy = dot.copy()
+        copy.position_x = end - n * dot.width
+        dots.append(copy)
+    leader.children = tuple(dots)
 
 
 def _shift(box: Any, changed: boxes.TextBox, change: float, extra: float, advance: float) -> float:

@@ -22,7 +22,7 @@ from .layout import PrintLayout
 from .load import load, load_book
 from .model import Book
 from .pagemap import page_map
-from .render import Edition, print_document, render
+from .render import Edition, inside, print_document, render
 from .validate import Validated, validate
 from .write import write_atomic
 
@@ -256,18 +256,22 @@ def _wrap_cover(
 ) -> bytes:
     book = validated.companion.book
     review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
+    holds = inside(validated.companion, edition)
     key = digest(
         _cover_key(project, validated.companion.book, edition),
         "wrap",
         layout.page_count,
         review.model_dump() if review else None,
+        holds,
     )
     return _cached(
         cache,
         "cover",
         key,
         ".pdf",
-        lambda: _cover().wrap_pdf(book, review, layout.page_count, project.styles, edition_note=edition.note),
+        lambda: _cover().wrap_pdf(
+            book, review, layout.page_count, project.styles, edition_note=edition.note, inside=holds
+        ),
     )
 
 

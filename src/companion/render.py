@@ -147,6 +147,28 @@ def plan(companion: Companion, edition: Edition) -> tuple[Section, ...]:
     return tuple(sections)
 
 
+def inside(companion: Companion, edition: Edition) -> str:
+    """What this edition holds, for its back cover: "Inside: 20 discussion questions, ..."."""
+
+    def count(items: Iterable[Spoilable]) -> int:
+        return sum(1 for item in items if edition.spoilers or not item.spoilers)
+
+    counts = (
+        (count(companion.questions), "discussion question"),
+        (count(companion.characters), "character profile"),
+        (count(companion.themes), "theme"),
+        (count(companion.glossary), "glossary term"),
+        (count(companion.timeline), "timeline event"),
+    )
+    parts = [f"{n} {name}{'' if n == 1 else 's'}" for n, name in counts if n]
+    if any(edition.spoilers or not chapter.spoilers for chapter in companion.chapters):
+        parts.append("reading notes on each part of the novel")
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Inside: {listed}."
+
+
 _ARTICLE = re.compile(r"^(?:the|an?)\s+", re.IGNORECASE)
 
 
@@ -314,6 +336,21 @@ def _groupby_part(questions: tuple[Question, ...]) -> list[tuple[str, list[tuple
     return [(part, list(group)) for part, group in itertools.groupby(numbered, key=lambda pair: pair[1].part)]
 
 
+def _keep_short_words(html: str) -> Markup:
+    """A title set large: no line break beside a word of one or two letters, so that it breaks as
+    "Never / Let Me Go" and not "Never Let / Me Go"."""
+
+    def glue(text: str) -> str:
+        words = text.split(" ")
+        out = words[:1]
+        for word in words[1:]:
+            short = len(out[-1].strip(".,;:!?’'")) <= 2 or len(word.strip(".,;:!?’'")) <= 2
+            out.append(("\u00a0" if short and out[-1] and word else " ") + word)
+        return "".join(out)
+
+    return Markup("".join(p if p.startswith("<") else glue(p) for p in re.split(r"(<[^>]+>)", str(html))))
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The one Jinja2 environment: autoescape on, strict undefined, filters registered here."""
@@ -328,6 +365,7 @@ def environment() -> Environment:
     env.filters["inline"] = _inline
     env.filters["plain"] = markdown.plain
     env.filters["groupby_part"] = _groupby_part
+    env.filters["keep_short_words"] = _keep_short_words
     return env
 
 

@@ -1,15 +1,19 @@
 """`companion send`: e-mail a built book to a Send-to-Kindle style address over SMTP.
 
 The message is built with the standard `email` package, one attachment with the book's MIME type.
-Everything that can be checked locally (the file exists, its type, the 50 MB limit) is checked before
-any connection is made. The connection uses implicit TLS (`ssl=True`), STARTTLS when the server offers
-it (or when required), and logs in when a user is known; the password comes from the environment
-(COMPANION_SMTP_PASSWORD) or ~/.netrc, never from the command line, and is never sent over an
-unencrypted connection except to a loopback address.
+Everything that can be checked locally (the file exists, its type, the 50 MB limit, the --cafile) is
+checked before any connection is made. The connection uses implicit TLS (`ssl=True`), STARTTLS when the
+server offers it (or when required), and logs in when a user is known; the password comes from the
+environment (COMPANION_SMTP_PASSWORD) or ~/.netrc, never from the command line, and is never sent over
+an unencrypted connection except to a loopback address. The server's certificate is checked against the
+system's CAs (OpenSSL's, which SSL_CERT_FILE and SSL_CERT_DIR replace) plus any --cafile; a refused
+certificate is reported with its reason (expired, self-signed, unknown CA, another host name) and what
+to do about it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import netrc
 import os
@@ -23,7 +27,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from . import gate
-from .errors import CompanionError, diagnostic
+from .errors import CompanionError, Diagnostic, diagnostic
 
 MAX_BYTES = 50 * 1024 * 1024
 """Send to Kindle's limit for one e-mailed document."""
@@ -158,6 +162,57 @@ def credentials(host: str, user: str | None, env: Mapping[str, str] | None = Non
     return user, password
 
 
+def trusted_context(cafile: Path | None = None) -> ssl.SSLContext:
+    """The system's trusted CAs (SSL_CERT_FILE / SSL_CERT_DIR when set), plus the CAs in `cafile`."""
+    context = ssl.create_default_context()
+    if cafile is not None:
+        try:
+            context.load_verify_locations(cafile=str(cafile))
+        except FileNotFoundError:
+            raise CompanionError([diagnostic(cafile, "D041", f"{cafile} does not exist")]) from None
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+            raise CompanionError(
+                [diagnostic(cafile, "D041", f"{cafile} holds no usable CA certificate ({reason})")]
+            ) from None
+    return context
+
+
+# OpenSSL's X509_V_ERR_* codes that a user can act on, with the sentence and the hint for each.
+_NOT_YET_VALID, _EXPIRED = 9, 10
+_SELF_SIGNED, _SELF_SIGNED_IN_CHAIN = 18, 19
+_UNKNOWN_ISSUER, _UNKNOWN_ISSUER_LEAF = 20, 21
+_HOST_MISMATCH, _IP_MISMATCH = 62, 64
+_TRUST_HINT = (
+    "if you trust this server, pass its CA certificate (PEM) with --cafile PATH, or set SSL_CERT_FILE"
+)
+
+
+def certificate_problem(exc: ssl.SSLCertVerificationError, where: str, host: str) -> Diagnostic:
+    """Diagnostic D040 for a refused certificate: the reason in words, and what to do about it."""
+    code = exc.verify_code
+    today = dt.date.today().isoformat()
+    if code == _EXPIRED:
+        text = f"the certificate of {where} has expired"
+        hint = f"its administrator must renew it; or, if this computer's date ({today}) is wrong, correct it"
+    elif code == _NOT_YET_VALID:
+        text = f"the certificate of {where} is not valid yet"
+        hint = f"check this computer's date and time (it says {today})"
+    elif code in (_SELF_SIGNED, _SELF_SIGNED_IN_CHAIN):
+        text = f"{where} presented a self-signed certificate"
+        hint = _TRUST_HINT
+    elif code in (_UNKNOWN_ISSUER, _UNKNOWN_ISSUER_LEAF):
+        text = f"the certificate of {where} is signed by a CA this computer does not trust"
+        hint = _TRUST_HINT
+    elif code in (_HOST_MISMATCH, _IP_MISMATCH):
+        text = f"the certificate of {where} is not valid for {host}"
+        hint = "give --smtp the host name the certificate is for, as your mail provider spells it"
+    else:
+        text = f"the certificate of {where} was refused: {exc.verify_message or exc.reason}"
+        hint = ""
+    return diagnostic(where, "D040", text, hint)
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -180,6 +235,7 @@ def send(
     timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
     tls_context: ssl.SSLContext | None = None,
+    cafile: Path | None = None,
 ) -> Sent:
     """Send `path` to `to`; CompanionError (one diagnostic) for every problem, local or remote.
 
@@ -194,12 +250,12 @@ def send(
     except gate.Refused as exc:
         raise CompanionError([diagnostic(path, "D001", f"cannot read {path}: {exc}")]) from None
     message = build_message(path, data, to, sender, subject)
-    context = tls_context or ssl.create_default_context()
+    context = tls_context or trusted_context(cafile)
     client: smtplib.SMTP | None = None
     encrypted = implicit_tls
 
-    def fail(code: str, text: str) -> CompanionError:
-        return CompanionError([diagnostic(where, code, text)])
+    def fail(code: str, text: str, hint: str = "") -> CompanionError:
+        return CompanionError([diagnostic(where, code, text, hint)])
 
     try:
         if implicit_tls:
@@ -217,7 +273,11 @@ def send(
         if login is not None:
             if not encrypted and not _is_loopback(host):
                 raise fail(
-                    "D007", f"refusing to send the password for {login[0]} unencrypted to {where}; use --ssl"
+                    "D007",
+                    f"refusing to send the password for {login[0]} unencrypted to {where}",
+                    "drop --no-starttls so that the password goes over STARTTLS, or use --ssl (port 465)"
+                    if starttls is False
+                    else "use --ssl (port 465), or a server that offers STARTTLS",
                 )
             client.login(*login)
         client.send_message(message, from_addr=sender, to_addrs=[to])
@@ -225,10 +285,18 @@ def send(
         raise
     except smtplib.SMTPAuthenticationError as exc:
         raise fail(
-            "D005", f"{where} refused the login for {login[0] if login else '?'}: {_reply(exc)}"
+            "D005",
+            f"{where} refused the login for {login[0] if login else '?'}: {_reply(exc)}",
+            f"check the user name and the password ({PASSWORD_ENV} or ~/.netrc); "
+            "Gmail, Outlook and most providers want an app password",
         ) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise fail("D005", f"{where} does not support this: {exc}") from None
+    except smtplib.SMTPNotSupportedError:
+        if starttls is False and not encrypted:
+            hint = "it may offer login only after STARTTLS: drop --no-starttls"
+        else:
+            hint = "drop --user (and COMPANION_SMTP_USER) if the server needs no login, or try --ssl"
+        who = login[0] if login else "?"
+        raise fail("D005", f"{where} offers no login on this connection (for {who})", hint) from None
     except smtplib.SMTPRecipientsRefused as exc:
         reasons = "; ".join(f"{rcpt}: {_reply(err)}" for rcpt, err in exc.recipients.items())
         raise fail("D006", f"{where} refused the recipient {reasons}") from None
@@ -238,6 +306,8 @@ def send(
         raise fail("D006", f"{where} refused the message: {_reply(exc)}") from None
     except smtplib.SMTPResponseException as exc:
         raise fail("D006", f"{where} answered {_reply(exc)}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise CompanionError([certificate_problem(exc, where, host)]) from None
     except ssl.SSLError as exc:
         raise fail("D007", f"TLS with {where} failed: {exc.reason or exc}") from None
     except smtplib.SMTPServerDisconnected as exc:
