@@ -54,6 +54,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/*.json dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
+	-test -x $(BIN)/python && $(BIN)/python -c "from pathlib import Path; from companion.cache import Cache; Cache.for_project(Path.cwd()).clear()"
 
 .PHONY: epub-nospoilers pdf-nospoilers
 

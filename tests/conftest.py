@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +14,13 @@ from click.testing import CliRunner, Result
 from companion.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Builds keep their cache in the user's cache folder: a folder of this test run's own, not ~/.cache."""
+    if "COMPANION_TEST_CACHE" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="companion-test-cache-")
+        os.environ["COMPANION_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = folder
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

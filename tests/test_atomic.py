@@ -25,7 +25,7 @@ NAMES = {"tiny.epub", "tiny.kepub.epub", "tiny.pdf", "tiny-cover.pdf", "tiny-cov
 
 
 def _project(root: Path, text: str) -> Path:
-    src = make_tiny(root)
+    src = make_tiny(root, styles=False)
     (root / "styles").symlink_to(ROOT / "styles")
     (src / "chapters" / "01-one.md").write_text(f"---\ntitle: One\n---\n\n{text}\n")
     return src

@@ -16,7 +16,9 @@ def test_cached_build_equals_fresh_build(tmp_path: Path, monkeypatch: pytest.Mon
     source = make_tiny(tmp_path, styles=True)
     project = pipeline.Project.at(source)
     first = pipeline.build(project)
-    assert (tmp_path / ".cache" / "companion" / "layout").is_dir()
+    folder = Cache.for_project(tmp_path).folder
+    assert folder is not None and (folder / "layout").is_dir()
+    assert not (tmp_path / ".cache").exists()  # nothing is written into the project
     cached = pipeline.build(project)
     monkeypatch.setenv("COMPANION_NO_CACHE", "1")
     fresh = pipeline.build(project)
@@ -41,7 +43,9 @@ def test_damaged_entries_are_recomputed(tmp_path: Path) -> None:
     source = make_tiny(tmp_path, styles=True)
     project = pipeline.Project.at(source)
     first = pipeline.build(project, ("pdf",)).outputs[0].data
-    layout = tmp_path / ".cache" / "companion" / "layout"
+    folder = Cache.for_project(tmp_path).folder
+    assert folder is not None
+    layout = folder / "layout"
     for path in layout.glob("*.pdf"):
         path.write_bytes(b"%PDF-truncated")  # the record is intact, the PDF is not
     assert pipeline.build(project, ("pdf",)).outputs[0].data == first
@@ -68,3 +72,29 @@ def test_an_entry_cut_short_is_a_miss(tmp_path: Path) -> None:
     path = tmp_path / "kind" / "k.bin"
     path.write_bytes(path.read_bytes()[:-4])
     assert cache.get("kind", "k", ".bin") is None
+
+
+def test_a_cache_shipped_inside_a_project_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project passed around with its cache (the old `.cache/companion/`, or a copy of the user's)
+    cannot put a section of its own into the EPUB: the cache lives in the user's cache folder."""
+    import io
+    import shutil
+    import zipfile
+
+    source = make_tiny(tmp_path, styles=True)
+    project = pipeline.Project.at(source)
+    pipeline.build(project, ("epub",), page_list=False)
+    mine = Cache.for_project(tmp_path).folder
+    assert mine is not None and not mine.is_relative_to(tmp_path)
+    planted = tmp_path / ".cache" / "companion"
+    shutil.copytree(mine, planted)
+    for section in (planted / "sections").glob("*.html"):
+        data = section.read_bytes()
+        body = data[32:].replace(b"Some text.", b"Some text.<script>alert(1)</script>")
+        section.write_bytes(__import__("hashlib").sha256(body).digest() + body)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "elsewhere"))
+    epub = pipeline.build(project, ("epub",), page_list=False).outputs[0].data
+    with zipfile.ZipFile(io.BytesIO(epub)) as archive:
+        assert not any(b"<script" in archive.read(n) for n in archive.namelist())

@@ -7,6 +7,7 @@ folder, so paths print as the user would see them (`source/book.yaml:3:1: error 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -282,8 +283,12 @@ def test_c014_wrong_types(src: Path) -> None:
 
 
 def test_c014_invalid_date(src: Path) -> None:
-    write(src / "book.yaml", (src / "book.yaml").read_text().replace("2024-01-01", "2024-13-45"))
-    assert "source/book.yaml:1: error C010: invalid value: month must be in 1..12\n" in problems()
+    text = (src / "book.yaml").read_text()
+    write(src / "book.yaml", text.replace("2024-01-01", "2024-13-45"))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "2024-01-01" in row)
+    assert f"source/book.yaml:{line}:12: error C010: invalid date `2024-13-45`: month must be in 1..12\n" in (
+        problems()
+    )
 
 
 def test_c015_bad_front_matter(src: Path) -> None:
@@ -577,7 +582,7 @@ def test_no_traceback_for_garbage_files(src: Path) -> None:
     assert "source/book.yaml:2:118: error C003: invalid UTF-8 byte 0x80\n" in err
     assert "source/about.yaml:1:1: error C008: control character U+0000 is not allowed\n" in err
     assert (
-        "source/faq.yaml:3:1: error C010: expected a single document in the stream, but found another document\n"
+        "source/faq.yaml:1:3: error C047: a key that is itself a mapping or a list is not allowed\n"
     ) in err
     assert "02.md" not in err  # a byte-order mark and Windows line ends are fine
 
@@ -681,13 +686,283 @@ def test_c036_a_line_past_its_measure_is_reported(src: Path, tmp_path: Path) -> 
     )
 
 
+# --- a project from a stranger (issue 13): the reading gate and styles/ ------------------------
+
+
+def test_c040_chapter_linked_from_outside_the_project(src: Path, tmp_path: Path) -> None:
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.md"
+    secret.write_text("---\ntitle: Secret\n---\n\nThe secret text.\n", encoding="utf-8")
+    (src / "chapters" / "02-secret.md").symlink_to(secret)
+    assert (
+        "source/chapters/02-secret.md: error C040: the file is a link to a place outside source/\n"
+        "    hint: copy the file into the project instead of linking to it\n"
+    ) in problems()
+
+
+def test_c040_chapters_folder_linked_from_outside(src: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-chapters"
+    (src / "chapters").rename(elsewhere)
+    (src / "chapters").symlink_to(elsewhere)
+    err = problems()
+    assert "source/chapters: error C040: the file is a link to a place outside source/\n" in err
+
+
+def test_c041_fifo_named_like_a_chapter_is_refused_at_once(src: Path) -> None:
+    os.mkfifo(src / "chapters" / "02-pipe.md")
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 10
+    assert (
+        "source/chapters/02-pipe.md: error C041: the file is a named pipe (FIFO), not a regular file\n"
+        "    hint: replace the named pipe, device or socket with an ordinary file\n"
+    ) in err
+
+
+def test_c042_a_font_that_is_not_a_font(src: Path) -> None:
+    (src.parent / "styles" / "fonts" / "x.ttf").write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    assert (
+        "styles/fonts/x.ttf: error C042: x.ttf: not a font, or a damaged one\n"
+        "    hint: put only real .otf, .ttf, .woff or .woff2 fonts in styles/fonts/\n"
+    ) in problems()
+
+
+def test_c040_c041_fonts_that_are_links_out_or_pipes(src: Path, tmp_path: Path) -> None:
+    key = tmp_path.parent / f"{tmp_path.name}-id_rsa"
+    key.write_text("PRIVATE KEY\n")
+    fonts = src.parent / "styles" / "fonts"
+    (fonts / "x.ttf").symlink_to(key)
+    os.mkfifo(fonts / "y.otf")
+    err = problems()
+    assert "styles/fonts/x.ttf: error C040: the file is a link to a place outside styles/\n" in err
+    assert "styles/fonts/y.otf: error C041: the file is a named pipe (FIFO), not a regular file\n" in err
+
+
+def test_c043_styles_missing_or_of_the_wrong_kind(src: Path) -> None:
+    styles = src.parent / "styles"
+    (styles / "print.css").unlink()
+    (styles / "cover.css").unlink()
+    (styles / "cover.css").mkdir()
+    shutil.rmtree(styles / "fonts")
+    (styles / "fonts").write_text("not a folder")
+    err = problems()
+    assert (
+        "styles/print.css: error C043: style sheet print.css is missing\n"
+        "    hint: styles/ needs base.css, epub.css, print.css and cover.css as files, and fonts/ as a folder\n"
+    ) in err
+    assert "styles/cover.css: error C043: the file is a folder, not a regular file\n" in err
+    assert "styles/fonts: error C043: fonts is not a regular file, not a folder\n" in err
+    shutil.rmtree(styles)
+    assert "styles: error C043: the styles folder is missing\n" in problems()
+
+
+def test_c021_css_escapes_and_case_do_not_hide_a_remote_load(src: Path) -> None:
+    add(
+        src.parent / "styles",
+        "epub.css",
+        '\n@\\69mport "http://evil.example/a.css";\n'
+        "p { background: u\\72l(http://evil.example/t.png) }\n"
+        "/* a comment */ h1 { background: URL( 'https://evil.example/u.png' ) }\n",
+    )
+    err = problems()
+    for target in ("http://evil.example/a.css", "http://evil.example/t.png", "https://evil.example/u.png"):
+        assert f"error C021: style sheet loads `{target}`, which is outside styles/\n" in err
+
+
+@pytest.mark.parametrize(
+    ("svg", "message"),
+    [
+        (
+            '<!DOCTYPE svg SYSTEM "a>b" [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"/>',
+            "a DOCTYPE (DTDs and entity declarations are not allowed)",
+        ),
+        (
+            '<!DOCTYPE svg SYSTEM "http://evil.example/x.dtd"><svg xmlns="http://www.w3.org/2000/svg"/>',
+            "a DOCTYPE (DTDs and entity declarations are not allowed)",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill:URL(http://evil.example/a)"/></svg>',
+            "attribute `style` refers to `http://evil.example/a`, which is not in the image",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><style>/* x */ rect { fill: u\\72l(http://e/a) }'
+            "</style></svg>",
+            "style sheet refers to `http://e/a`, which is not in the image",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><a><set attributeName="href" to="javascript:x"/></a></svg>',
+            "<a> element",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><g><iframe xmlns="http://www.w3.org/1999/xhtml"'
+            ' src="http://e/"/></g></svg>',
+            "<iframe> element from namespace http://www.w3.org/1999/xhtml",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(http://e/p)"/></svg>',
+            "attribute `fill` refers to `http://e/p`, which is not in the image",
+        ),
+    ],
+)
+def test_c034_svg_checked_on_its_parsed_tree(src: Path, svg: str, message: str) -> None:
+    write(src / "images" / "x.svg", svg)
+    chapter(src, "Intro.\n\n![A map](images/x.svg)\n")
+    assert f"source/chapters/01-one.md:7:10: error C034: image `images/x.svg`: {message}\n" in problems()
+
+
+def test_c034_utf16_svg_is_checked_too(src: Path) -> None:
+    svg = '<?xml version="1.0" encoding="UTF-16"?><svg xmlns="http://www.w3.org/2000/svg"><script/></svg>'
+    (src / "images").mkdir()
+    (src / "images" / "x.svg").write_bytes(svg.encode("utf-16"))
+    chapter(src, "Intro.\n\n![A map](images/x.svg)\n")
+    assert "error C034: image `images/x.svg`: <script> element\n" in problems()
+
+
+def test_c032_damaged_png_and_truncated_jpeg_are_refused(src: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    (src / "images").mkdir()
+    good = png(64, 64)
+    (src / "images" / "bad.png").write_bytes(good[:-30] + bytes(30))
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), "red").save(out, "JPEG")
+    (src / "images" / "cut.jpg").write_bytes(out.getvalue()[: len(out.getvalue()) // 2])
+    chapter(src, "Intro.\n\n![Bad](images/bad.png) ![Cut](images/cut.jpg)\n")
+    err = problems()
+    assert "image `images/bad.png`: not a JPEG, PNG or GIF image, or a damaged one\n" in err
+    assert "image `images/cut.jpg`: not a JPEG, PNG or GIF image, or a damaged one\n" in err
+
+
+def test_c044_output_that_cannot_be_written(src: Path, tmp_path: Path) -> None:
+    (tmp_path / "dist" / "tiny.epub").mkdir(parents=True)
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        "dist/tiny.epub: error C044: cannot write the output: Is a directory\n"
+        "    hint: name a folder you can write to (--out, `companion new DIR`); no output's name may be a folder\n"
+    )
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list", "--out", "afile/sub"])
+    assert result.exit_code == 1
+    assert "afile/sub: error C044: cannot write the output: Not a directory\n" in result.stderr
+    result = CliRunner().invoke(main, ["new", "afile/project"])
+    assert result.exit_code == 1
+    assert "afile/project: error C044: cannot write the new project: Not a directory\n" in result.stderr
+
+
+@pytest.mark.parametrize("epoch", ["99999999999999", "-5", "12abc", "1e9"])
+def test_c045_source_date_epoch_out_of_range(src: Path, monkeypatch: pytest.MonkeyPatch, epoch: str) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"SOURCE_DATE_EPOCH: error C045: `{epoch}` is not a time companion can use\n"
+        "    hint: set it to whole seconds since 1970 (before the year 10000), or unset it\n"
+    )
+
+
+def test_c046_markdown_nested_too_deeply(src: Path) -> None:
+    deep = "".join(("*" if i % 2 else "_") + "a " for i in range(300)) + "b"
+    deep += "".join(" c" + ("*" if i % 2 else "_") for i in range(299, -1, -1))
+    chapter(src, f"Intro.\n\n{deep}\n")
+    assert problems() == (
+        "source/chapters/01-one.md:7: error C046: Markdown is nested more than 32 levels deep here\n"
+        "    hint: emphasis, quotes and lists may be nested at most 32 levels deep\n"
+        "1 error; nothing was written.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? ? a", "{" * 18 + "a: 1" + "}" * 18 + ": 1", "[a, b]: 1"],
+)
+def test_c047_complex_keys_refused_at_once(src: Path, key: str) -> None:
+    chapter(src, "Text.\n", front=f"title: One\n{key}\n")
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 5
+    assert (
+        err.startswith("source/chapters/01-one.md:3:")
+        and "error C047: a key that is itself a mapping or a list is not allowed\n" in err
+    )
+    assert "    hint: write each key as plain text before its colon (`name: value`)\n" in err
+
+
+def test_c010_value_errors_at_their_own_line(src: Path) -> None:
+    book = (src / "book.yaml").read_text(encoding="utf-8")
+    write(src / "book.yaml", book.replace("published: 2024-01-01", "published: 2024-13-45"))
+    line = next(n for n, text in enumerate(book.splitlines(), 1) if text.startswith("published:"))
+    assert (
+        f"source/book.yaml:{line}:12: error C010: invalid date `2024-13-45`: month must be in 1..12\n"
+        in problems()
+    )
+    write(src / "book.yaml", book + "\nnumber: " + "9" * 5000 + "\n")
+    last = len(book.splitlines()) + 2
+    assert (
+        f"source/book.yaml:{last}:9: error C010: a number of 5,000 digits is too long (at most 100); "
+        "quote it if it is text\n"
+    ) in problems()
+
+
+def test_c048_ids_and_paths_companion_keeps_for_itself(src: Path) -> None:
+    write(
+        src / "themes.yaml",
+        "- id: how-to-use-b1\n  title: Words\n  body: Text.\n- id: page-3\n  title: P\n  body: T.\n",
+    )
+    (src / "cover").mkdir()
+    (src / "cover" / "cover.png").write_bytes(PNG_1PX)
+    (src / "images").mkdir()
+    (src / "images" / "map.xhtml").write_bytes(PNG_1PX)
+    chapter(src, "Intro.\n\n![Cover](cover/cover.png) ![A map](images/map.xhtml)\n")
+    err = problems()
+    assert (
+        "source/themes.yaml:1:7: error C048: id `how-to-use-b1` has the form of an id companion makes itself\n"
+        "    hint: ids may not end in -b1, -fn-1 or -ref-1 (any number), nor start with page- or res-\n"
+    ) in err
+    assert (
+        "source/themes.yaml:4:7: error C048: id `page-3` has the form of an id companion makes itself\n"
+        in err
+    )
+    assert (
+        "source/chapters/01-one.md:7:10: error C048: image path `cover/cover.png` is in a folder the e-book "
+        "keeps for its own files\n    hint: put images in source/images/ (any folder but cover/ and styles/)\n"
+    ) in err
+    assert (
+        "source/chapters/01-one.md:7:36: error C032: image `images/map.xhtml` must end in "
+        ".png, .jpg, .jpeg, .gif, .svg\n"
+    ) in err
+
+
+def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(src: Path) -> None:
+    book = (src / "book.yaml").read_text(encoding="utf-8")
+    words = " ".join(["memory"] * 6000)
+    write(src / "book.yaml", re.sub(r"(?m)^description:.*$", f"description: {words}", book))
+    started = time.perf_counter()
+    err = problems()
+    assert time.perf_counter() - started < 10
+    assert (
+        "error C014: the description (with the first review) is too long for the back cover (6,000 words)\n"
+        "    hint: keep it under 1,000 words; the back cover holds a few hundred\n"
+    ) in err
+
+
+def test_c016_a_chapter_named_like_a_package_item(src: Path) -> None:
+    chapter(src, "Text.\n", name="07-ncx.md")
+    assert (
+        "source/chapters/07-ncx.md:1: error C016: id `ncx` is reserved for a section of the book\n"
+        in problems()
+    )
+
+
 # --- fonts (styles/ @font-face rules; fonts in built files) -------------------------------------
 
 
 def styled(src: Path) -> Path:
     """The bundled styles/ beside the tiny companion; returns the styles folder."""
     styles = src.parent / "styles"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "styles", styles)
+    if not styles.exists():  # (make_tiny copies it already)
+        shutil.copytree(Path(__file__).resolve().parent.parent / "styles", styles)
     return styles
 
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import Result
 from ruamel.yaml import YAML
 
-from companion import pipeline
+from companion import markdown, pipeline
 from companion.load import load
 from companion.render import Edition
 from companion.scaffold import slugify, styles_folder
@@ -101,15 +101,16 @@ def test_no_text_from_the_bundled_novel(made: Path) -> None:
 
 def test_book_yaml_has_the_title_author_and_fresh_metadata(made: Path) -> None:
     data = YAML(typ="safe").load((made / "source" / "book.yaml").read_text(encoding="utf-8"))
-    assert data["title"] == TITLE
-    assert data["author"] == AUTHOR
-    assert data["novel"]["title"] == TITLE
+    # every text field is Markdown: markup characters are escaped, so that they show as typed
+    assert markdown.plain(data["title"]) == markdown.plain(TITLE)  # (with curly quotes)
+    assert markdown.plain(data["author"]) == markdown.plain(AUTHOR)
+    assert markdown.plain(data["novel"]["title"]) == markdown.plain(TITLE)
     assert data["slug"] == "mr-odd-a-title-with-colons" == slugify(TITLE)
     assert data["published"] == dt.date.today()
     assert data["identifier"].startswith("urn:uuid:")
     uuid.UUID(data["identifier"].removeprefix("urn:uuid:"))
     book = load(made / "source").book
-    assert (book.title, book.author) == (TITLE, AUTHOR)
+    assert (book.title, book.author) == (data["title"], data["author"])
     assert "# The companion's metadata" in (made / "source" / "book.yaml").read_text(encoding="utf-8")
 
 

@@ -35,13 +35,14 @@ Some text.
 """
 
 
-def make_tiny(root: Path, *, styles: bool = False) -> Path:
-    """Write a tiny valid companion into root/source (and copy styles/ when asked); return root/source."""
+def make_tiny(root: Path, *, styles: bool = True) -> Path:
+    """Write a tiny valid companion into root/source and a copy of styles/ (a companion needs both, and
+    `check` says so); return root/source."""
     source = root / "source"
     (source / "chapters").mkdir(parents=True)
     (source / "book.yaml").write_text(BOOK, encoding="utf-8")
     (source / "about.yaml").write_text(ABOUT, encoding="utf-8")
     (source / "chapters" / "01-one.md").write_text(CHAPTER, encoding="utf-8")
-    if styles:
+    if styles and not (root / "styles").exists():
         shutil.copytree(ROOT / "styles", root / "styles")
     return source

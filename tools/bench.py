@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from companion.cache import Cache
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SAMPLE = """
@@ -185,7 +187,7 @@ def main() -> None:
 
         def build(name: str, *options: str, cold: bool = True) -> None:
             if cold:
-                shutil.rmtree(folder / ".cache", ignore_errors=True)
+                Cache.for_project(folder).clear()
             rows[name] = timed([*companion, "build", str(source), "--out", "out", *options], folder)
 
         rows["pandoc: EPUB"] = timed([pandoc, str(md), "-o", "pandoc.epub"], folder)
@@ -213,7 +215,7 @@ def main() -> None:
             cold=False,
         )
         build("companion: PDF, one chapter edited", "--format", "pdf", cold=False)
-        shutil.rmtree(folder / ".cache", ignore_errors=True)
+        Cache.for_project(folder).clear()
         split = subprocess.run(
             [sys.executable, "-c", SPLIT, str(source)], cwd=folder, capture_output=True, text=True, check=True
         ).stdout.split()

@@ -1,4 +1,7 @@
-"""A content-addressed build cache in <project>/.cache/companion/.
+"""A content-addressed build cache in the user's cache folder, one folder per project:
+`$XDG_CACHE_HOME/companion/<hash of the project's path>/` (default `~/.cache/companion/...`), as pip
+and pre-commit keep theirs. Never inside the project: a project from someone else could otherwise bring
+entries of its own and get past every check; a `.cache/` folder in a project is ignored.
 
 Entries are keyed by a SHA-256 of everything that determines them (inputs, settings, styles, and the
 code and templates of this package), so a hit is always the same bytes a fresh build would give.
@@ -11,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,13 +41,18 @@ def digest(*parts: Any) -> str:
 
 def tree_digest(folder: Path, suffixes: Iterable[str] | None = None) -> str:
     """A hash of every file's name and bytes below `folder`."""
+    from . import gate
+
     wanted = set(suffixes) if suffixes else None
     h = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         if wanted is not None and path.suffix not in wanted:
             continue
         h.update(str(path.relative_to(folder)).encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        try:  # through the gate: no link out of the folder is followed, no pipe is opened
+            h.update(hashlib.sha256(gate.read(path, folder, MAX_CACHE_BYTES)).digest())
+        except gate.Refused as exc:
+            h.update(f"refused {exc.code}".encode())  # the styles check reports it
     return h.hexdigest()
 
 
@@ -61,6 +70,13 @@ def code_digest() -> str:
     )
 
 
+def user_cache_folder() -> Path:
+    """$XDG_CACHE_HOME/companion, or ~/.cache/companion (XDG_CACHE_HOME counts only when absolute)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    folder = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return folder / "companion"
+
+
 _CHECK = 32
 """Each entry starts with the SHA-256 of the rest."""
 
@@ -73,7 +89,12 @@ class Cache:
     def for_project(cls, root: Path) -> Cache:
         if os.environ.get("COMPANION_NO_CACHE", "").strip() not in ("", "0"):
             return cls(None)
-        return cls(root / ".cache" / "companion")
+        return cls(user_cache_folder() / hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24])
+
+    def clear(self) -> None:
+        """Delete every entry of this project."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def get(self, kind: str, key: str, suffix: str) -> bytes | None:
         if self.folder is None:
@@ -164,7 +185,10 @@ _MEMO_FOLDER: ContextVar[Path | None] = ContextVar("companion_memo_folder", defa
 def memos(cache: Cache, *, save: bool = True) -> Iterator[None]:
     """Make memos available to the code below (markdown inspection, YAML parsing); save them after
     (`save=False` for commands that promise to write nothing)."""
-    folder_token = _MEMO_FOLDER.set(cache.folder / "memo" if cache.folder is not None else None)
+    # remembered results belong to this version of the code: another version starts afresh
+    folder_token = _MEMO_FOLDER.set(
+        cache.folder / "memo" / code_digest()[:16] if cache.folder is not None else None
+    )
     token = _MEMOS.set({})
     try:
         yield

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,32 @@ from .render import Edition
 EXIT_BUG = 70
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that the same clean-up runs (workers are cancelled)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(signal.Signals(number).name)
+        self.number = number
+
+
+def _stop(number: int, _frame: Any) -> None:
+    raise Stopped(number)
+
+
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the command as Ctrl-C does, for its duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {number: signal.signal(number, _stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
 def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Print diagnostics (exit 1) or, for a bug, one line (exit 70); a traceback only with --debug."""
 
@@ -27,7 +56,10 @@ def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
-            return command(*args, **kwargs)
+            with _stoppable():
+                return command(*args, **kwargs)
+        except Stopped as exc:
+            sys.exit(128 + exc.number)
         except CompanionError as exc:
             for item in exc.diagnostics:
                 click.echo(item.format(), err=True)
@@ -122,7 +154,7 @@ def build(
         )
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
-    for path in pipeline.write(result, out_dir):
+    for path in pipeline.write(result, out_dir, warn=lambda d: click.echo(d.format(), err=True)):
         click.echo(str(path))
 
 

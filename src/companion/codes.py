@@ -79,6 +79,44 @@ CODES: dict[str, Code] = {
     "C033": Code("warning", "image resolution too low for print"),
     "C034": Code("error", "SVG contains scripts or external references"),
     "C036": Code("warning", "a printed line runs past its measure", "break the long word or shorten it"),
+    # Files from a stranger (the reading gate, styles/)
+    "C040": Code(
+        "error",
+        "file is a link to outside the project",
+        "copy the file into the project instead of linking to it",
+    ),
+    "C041": Code(
+        "error", "not a regular file", "replace the named pipe, device or socket with an ordinary file"
+    ),
+    "C042": Code(
+        "error", "font file is not a font", "put only real .otf, .ttf, .woff or .woff2 fonts in styles/fonts/"
+    ),
+    "C043": Code(
+        "error",
+        "styles/ entry missing or of the wrong kind",
+        "styles/ needs base.css, epub.css, print.css and cover.css as files, and fonts/ as a folder",
+    ),
+    "C044": Code(
+        "error",
+        "cannot write there",
+        "name a folder you can write to (--out, `companion new DIR`); no output's name may be a folder",
+    ),
+    "C045": Code(
+        "error",
+        "SOURCE_DATE_EPOCH is not a usable time",
+        "set it to whole seconds since 1970 (before the year 10000), or unset it",
+    ),
+    "C046": Code(
+        "error",
+        "Markdown nested too deeply",
+        "emphasis, quotes and lists may be nested at most 32 levels deep",
+    ),
+    "C047": Code(
+        "error",
+        "YAML complex keys are not allowed",
+        "write each key as plain text before its colon (`name: value`)",
+    ),
+    "C048": Code("error", "name reserved for companion's own use"),
     # The layout lint (lint.py): the print interior's pages as a book designer reads them
     "L001": Code("warning", "heading stranded at the foot of a page", "keep two lines of its text with it"),
     "L002": Code("warning", "very short last page of a section", "shorten or lengthen the section a little"),
@@ -112,6 +150,11 @@ CODES: dict[str, Code] = {
     "P016": Code("error", "PDF is not tagged", "build it with tags (WeasyPrint pdf_tags=True)"),
     "P017": Code("error", "PDF variant incomplete"),
     "P018": Code("error", "text outside the live area", "keep text at least 0.25 in inside the trim"),
+    "P030": Code(
+        "error",
+        "file is malformed; it could not be checked",
+        "rebuild it, or ask whoever made it for an undamaged copy",
+    ),
     # Distribution
     "D001": Code("error", "file to send is missing", "build it first with `companion build`"),
     "D002": Code("error", "file is too large to send", "Send to Kindle accepts files up to 50 MB"),
@@ -126,6 +169,11 @@ CODES: dict[str, Code] = {
     "D007": Code("error", "secure connection to the mail server failed"),
     "D010": Code("error", "folder to serve is missing", "build the outputs first with `companion build`"),
     "D011": Code("error", "cannot listen on the address", "pick another --port, or --port 0 for a free one"),
+    "D020": Code(
+        "warning",
+        "file in the output folder skipped",
+        "it is not one companion can read; remove it or replace it with a real one",
+    ),
     # Pushing to an e-reader (`companion push`)
     "D030": Code(
         "error",

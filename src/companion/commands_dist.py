@@ -4,6 +4,7 @@ the work is in send.py, serve.py and push.py."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -24,6 +25,18 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
         sending.parse_server(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param=param) from None
+    return value
+
+
+def _subject(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise click.BadParameter("must be one line, without control characters", param=param)
+    return value
+
+
+def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value) or value > 3600:
+        raise click.BadParameter("must be a number of seconds from 1 to 3600", param=param)
     return value
 
 
@@ -78,9 +91,10 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="Also trust the CA certificates in PATH (PEM), for a server with a private or self-signed "
     "certificate. SSL_CERT_FILE=PATH instead replaces the system's CAs.",
 )
-@click.option("--subject", metavar="TEXT", help="Subject line (default: the file name).")
+@click.option("--subject", metavar="TEXT", callback=_subject, help="Subject line (default: the file name).")
 @click.option(
     "--timeout",
+    callback=_timeout,
     type=click.FloatRange(min=1),
     default=60.0,
     show_default=True,

@@ -8,6 +8,7 @@ same source always gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import io
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 from ebooklib import epub
 from lxml import etree
 
-from . import fonts, markdown
+from . import fonts, gate, markdown
 from .fonts import FONT_TYPES
 from .model import Book
 from .render import RenderedBook, environment
@@ -58,13 +59,13 @@ def styles_resources(
 ) -> list[Resource]:
     """The EPUB's style sheets, the fonts their @font-face rules name (each subset to what `text` and
     the style sheets need), and the fonts' licence."""
-    out = [Resource(name, "text/css", (styles / Path(name).name).read_bytes()) for name in STYLESHEETS]
+    out = [Resource(name, "text/css", gate.styles_file(styles, Path(name).name)) for name in STYLESHEETS]
     text += "".join(resource.data.decode("utf-8", "replace") for resource in out)  # content: strings
     faces, _ = fonts.font_faces(styles, [Path(name).name for name in STYLESHEETS])
     files = sorted({face.file for face in faces})
     for file in files:
         name = file.resolve().relative_to(styles.resolve()).as_posix()
-        data = subset(file.read_bytes(), text)
+        data = subset(gate.styles_file(styles, name, font=True), text)  # read through the gate
         out.append(Resource(f"styles/{name}", FONT_TYPES[file.suffix.lower()], data))
     for folder in sorted({file.parent for file in files}):
         licence = next((folder / n for n in LICENCES if (folder / n).is_file()), None)
@@ -73,10 +74,14 @@ def styles_resources(
             page = (
                 environment()
                 .get_template("licence.xhtml")
-                .render(title="Font licence", text=licence.read_text("utf-8", errors="replace"))
+                .render(title="Font licence", text=_licence_text(styles, licence))
             )
             out.append(Resource(f"styles/{name}", "application/xhtml+xml", page.encode("utf-8")))
     return out
+
+
+def _licence_text(styles: Path, licence: Path) -> str:
+    return gate.styles_file(styles, licence.relative_to(styles).as_posix()).decode("utf-8", "replace")
 
 
 def package(
@@ -92,9 +97,10 @@ def package(
     ebook = epub.EpubBook()
     ebook.FOLDER_NAME = "EPUB"
     _metadata(ebook, book, rendered, has_page_list=bool(page_list), summary=summary)
+    uids: set[str] = set()
     for resource in resources:
         item = epub.EpubItem(
-            uid=_uid(resource.name),
+            uid=_uid(resource.name, uids),
             file_name=resource.name,
             media_type=resource.media_type,
             content=resource.data,
@@ -192,9 +198,15 @@ def _package_language(data: bytes, language: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
-def _uid(name: str) -> str:
+def _uid(name: str, taken: set[str]) -> str:
+    """A manifest id from the file's name, made unique among `taken` (images/a/x.png and images/b/x.png)
+    with a hash of the whole path; `res-` ids are reserved (validate refuses them for content)."""
     stem = name.rsplit("/", 1)[-1]
-    return "res-" + "".join(ch if ch.isalnum() else "-" for ch in stem).strip("-").lower()
+    uid = "res-" + "".join(ch if ch.isalnum() else "-" for ch in stem).strip("-").lower()
+    if uid in taken:
+        uid += "-" + hashlib.sha256(name.encode()).hexdigest()[:10]
+    taken.add(uid)
+    return uid
 
 
 def _metadata(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ class Location:
     col: int = 0
 
     def __str__(self) -> str:
-        text = self.path
+        text = one_line(self.path)
         if self.line:
             text += f":{self.line}"
             if self.col:
@@ -48,11 +49,38 @@ class Diagnostic:
         return CODES[self.code].severity
 
     def format(self) -> str:
-        text = f"{self.where}: {self.severity} {self.code}: {self.message}"
+        """One line (and a hint line): file names and user text are escaped so they cannot add lines."""
+        text = f"{self.where}: {self.severity} {self.code}: {one_line(self.message)}"
         hint = self.hint or CODES[self.code].hint
         if hint:
-            text += f"\n    hint: {hint}"
+            text += f"\n    hint: {one_line(hint)}"
         return text
+
+
+_BREAKS = frozenset(
+    "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Line and paragraph breaks, and the bidirectional controls that could make a line read as another."""
+
+
+_ESCAPED = frozenset({"Cc", "Cs"})
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and control characters but the tab written as escapes (\\n, \\x1b)."""
+    if text.isprintable() or not any(ch in _BREAKS or unicodedata.category(ch) in _ESCAPED for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch != "\t" and (ch in _BREAKS or unicodedata.category(ch) in _ESCAPED):
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class CompanionError(Exception):

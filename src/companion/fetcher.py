@@ -16,7 +16,11 @@ from urllib.request import url2pathname
 
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from . import gate
 from .errors import CompanionError, diagnostic
+from .svgclean import Clean, clean_svg
+
+MAX_FETCH_BYTES = 20 * 1024 * 1024
 
 
 class RefusedResource(FatalURLFetchingError):
@@ -41,10 +45,26 @@ class RestrictedFetcher(URLFetcher):
         if scheme == "data":
             return super().fetch(url, headers)
         if scheme == "file" and parts.netloc in ("", "localhost"):
-            path = Path(url2pathname(unquote(parts.path))).resolve()
-            if any(path.is_relative_to(root) for root in self.roots) and path.is_file():
-                return URLFetcherResponse(url, path.read_bytes())
+            path = Path(url2pathname(unquote(parts.path)))
+            data = self._read(path)
+            if data is not None:
+                return URLFetcherResponse(url, data)
         raise RefusedResource(url)
+
+    def _read(self, path: Path) -> bytes | None:
+        """The file through the reading gate, if it is inside one of the roots (an SVG as cleaned)."""
+        for root in self.roots:
+            if not path.absolute().is_relative_to(root):
+                continue
+            try:
+                data = gate.read(path, root, MAX_FETCH_BYTES)
+            except gate.Refused:
+                return None
+            if path.suffix.lower() == ".svg":
+                cleaned = clean_svg(data)
+                return cleaned.data if isinstance(cleaned, Clean) else None
+            return data
+        return None
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import tinycss2
 
+from . import gate
 from .errors import Diagnostic, Location, diagnostic
 
 INTERIOR_SHEETS = ("base.css", "print.css")
@@ -88,9 +89,9 @@ def font_faces(styles: Path, sheets: Iterable[str]) -> tuple[tuple[FontFace, ...
         sheet = styles / name
         if not sheet.is_file():
             continue
-        try:
-            text = sheet.read_text("utf-8", errors="replace")
-        except OSError:
+        try:  # through the reading gate (stylecheck reports a refused sheet)
+            text = gate.read(sheet, styles, gate.FONT_LIMIT).decode("utf-8", errors="replace")
+        except gate.Refused:
             continue
         for rule in tinycss2.parse_stylesheet(text, skip_whitespace=True, skip_comments=True):
             if not (isinstance(rule, tinycss2.ast.AtRule) and rule.lower_at_keyword == "font-face"):
@@ -114,7 +115,7 @@ def font_faces(styles: Path, sheets: Iterable[str]) -> tuple[tuple[FontFace, ...
                 )
                 continue
             file = styles / unquote(parts.path)
-            problem = font_problem(file)
+            problem = font_problem(file, styles)
             if problem:
                 problems.append(
                     diagnostic(
@@ -130,12 +131,17 @@ def font_faces(styles: Path, sheets: Iterable[str]) -> tuple[tuple[FontFace, ...
     return tuple(faces), tuple(problems)
 
 
-def font_problem(file: Path) -> str:
-    """Why this font file cannot be used ('' when it can): missing, not a file, not a font."""
+def font_problem(file: Path, styles: Path | None = None) -> str:
+    """Why this font file cannot be used ('' when it can): missing, not a file, outside `styles`
+    (the reading gate), not a font."""
     if not file.exists():
         return "does not exist"
     if not file.is_file():
         return "is not a file"
+    try:
+        gate.read(file, styles, gate.FONT_LIMIT)
+    except gate.Refused as exc:
+        return f"cannot be used: {exc}"
     try:
         _names(str(file), file.stat().st_mtime_ns, file.stat().st_size)
     except OSError as exc:

@@ -4,8 +4,10 @@ quiet unless verbose, a handler that answers GET and HEAD the same way (whole re
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,8 +19,16 @@ from .errors import CompanionError, diagnostic
 S = TypeVar("S", bound=ThreadingHTTPServer)
 
 
+MAX_CONNECTIONS = 32
+"""Connections served at once (a thread each); one more is answered 503 and closed."""
+REQUEST_TIMEOUT = 15.0
+"""Seconds a connection may stay silent (idle keep-alive, or a request sent slowly) before it is closed."""
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
 class QuietServer(ThreadingHTTPServer):
-    """A threading HTTP server (IPv4 or IPv6) that reports handler errors only when verbose."""
+    """A threading HTTP server (IPv4 or IPv6) that reports handler errors only when verbose, with at
+    most MAX_CONNECTIONS threads."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -27,9 +37,28 @@ class QuietServer(ThreadingHTTPServer):
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], verbose: bool = False
     ) -> None:
         self.verbose = verbose
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(_BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -48,12 +77,34 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     server: QuietServer
     sys_version = ""
+    timeout = REQUEST_TIMEOUT  # (socketserver sets it on the connection)
 
     def do_GET(self) -> None:
         self._answer(body=True)
 
     def do_HEAD(self) -> None:
         self._answer(body=False)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A bad request is the client's mistake, answered 4xx: a method other than GET and HEAD is 405
+        (not the library's 501), an HTTP version we do not speak 400 (not 505)."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # also the client's request
+            code = HTTPStatus.BAD_REQUEST
+        if self.request_version == "HTTP/0.9":  # an unreadable request line: still answer with a status
+            self.request_version = "HTTP/1.0"
+            self.close_connection = True
+        super().send_error(code, message, explain)
+
+    def end_headers(self) -> None:
+        if getattr(self, "_status", None) == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET, HEAD")
+        super().end_headers()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
 
     def _answer(self, body: bool) -> None:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from . import gate
 from . import model as m
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .yamlfile import Parsed, Places, parse_yaml, read_text
@@ -48,12 +49,12 @@ def load(source: Path) -> m.Companion:
     for name, (attr, _, required) in SCHEMA.items():
         path = source / name
         shown = _shown(source, path)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             if required:
                 problems.append(diagnostic(shown, "C002", f"required file {name} is missing"))
             continue
         try:
-            parsed = parse_yaml(read_text(path, shown), shown)
+            parsed = parse_yaml(read_text(path, shown, source), shown)
             if parsed.data is None:
                 problems.append(
                     diagnostic(Location(shown, 1), "C004", "file has only comments or blank lines")
@@ -65,9 +66,9 @@ def load(source: Path) -> m.Companion:
             continue
         places.update({(name, *key): loc for key, loc in parsed.places.items()})
     chapters = []
-    for path in sorted((source / "chapters").glob("*.md")) if (source / "chapters").is_dir() else []:
+    for path in _chapter_files(source, problems):
         try:
-            chapter = _chapter(path, _shown(source, path), problems)
+            chapter = _chapter(path, _shown(source, path), source, problems)
         except CompanionError as exc:
             problems.extend(exc.diagnostics)
             continue
@@ -108,6 +109,18 @@ def _content_problems(
     return content_problems(partial, ids_complete=ids_complete)
 
 
+def _chapter_files(source: Path, problems: list[Diagnostic]) -> list[Path]:
+    """source/chapters/*.md, in name order; the folder itself must be a folder inside source/."""
+    folder = source / "chapters"
+    try:
+        if gate.folder(folder, source) is None:
+            return []
+    except gate.Refused as exc:
+        problems.append(diagnostic(_shown(source, folder), exc.code, exc.message))
+        return []
+    return [p for p in gate.entries(folder) if p.suffix == ".md" and not p.name.startswith(".")]
+
+
 def _shown(source: Path, path: Path) -> str:
     """The path as the user would write it: relative to the working folder when possible."""
     try:
@@ -121,7 +134,7 @@ def load_book(source: Path) -> m.Book | None:
     drawing the cover before the rest of the source is read."""
     path = source / "book.yaml"
     try:
-        parsed = parse_yaml(read_text(path, str(path)), str(path))
+        parsed = parse_yaml(read_text(path, str(path), source), str(path))
     except CompanionError:
         return None
     book: m.Book | None = _validate(_ADAPTERS["book.yaml"], parsed, [])
@@ -257,8 +270,8 @@ def _flatten(annotation: Any) -> list[Any]:
     return [leaf for arg in args for leaf in _flatten(arg)]
 
 
-def _chapter(path: Path, shown: str, problems: list[Diagnostic]) -> m.Chapter | None:
-    text = read_text(path, shown)
+def _chapter(path: Path, shown: str, source: Path, problems: list[Diagnostic]) -> m.Chapter | None:
+    text = read_text(path, shown, source)
     fences = list(_FENCE.finditer(text))
     if not fences or fences[0].start() != 0:
         problems.append(diagnostic(Location(shown, 1, 1), "C015", "chapter has no front matter"))

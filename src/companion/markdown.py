@@ -35,7 +35,7 @@ _INITIAL = re.compile(r"\b([A-Z])\. (?=[A-Z][a-z])")
 class Reference:
     """Something a text points at, `line` lines below its first line."""
 
-    kind: Literal["xref", "image", "link", "html", "footnote"]
+    kind: Literal["xref", "image", "link", "html", "footnote", "nesting"]
     target: str
     line: int
     alt: str = ""
@@ -118,8 +118,8 @@ def _render_link_open(self: Any, tokens: list[Token], idx: int, options: Any, en
         closers.append("</a>")
         return f'<a class="xref" href="{html.escape(resolved)}">'
     closers.append("</a>")
-    if href.startswith("mailto:"):
-        return f'<a href="{html.escape(href)}">'
+    if href[:7].lower() == "mailto:":  # the scheme is case-insensitive (RFC 3986); written lower case
+        return f'<a href="mailto:{html.escape(href[7:])}">'
     return '<a class="refused">'  # validate refuses these; never emit the address
 
 
@@ -174,10 +174,34 @@ def inspect(text: str) -> tuple[Reference, ...]:
     return found
 
 
+MAX_NESTING = 32
+"""How deep Markdown may nest (emphasis in emphasis, quotes in quotes, lists in lists...): the XHTML
+and the layout have their own limits, and no real text comes near this."""
+
+
+def _too_deep(tokens: tuple[Token, ...]) -> tuple[int, int] | None:
+    """(line, depth) where block and inline nesting together first pass MAX_NESTING, or None."""
+    line = 0
+    for token in tokens:
+        if token.map:
+            line = token.map[0]
+        depth = token.level
+        if depth > MAX_NESTING:
+            return line, depth
+        for child in token.children or ():
+            depth += child.nesting
+            if depth > MAX_NESTING:
+                return line, depth
+    return None
+
+
 def _inspect(text: str) -> tuple[Reference, ...]:
     found: list[Reference] = []
     line = 0
     tokens, defined = _parsed(text)
+    deep = _too_deep(tokens)
+    if deep is not None:
+        return (Reference("nesting", str(MAX_NESTING), deep[0]),)
     for token in tokens:
         if token.map:
             line = token.map[0]

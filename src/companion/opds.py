@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
+from PIL import Image
 
-from . import opds2
+from . import gate, opds2
 from .opds_books import (
     ATOM_FEED_TYPE,
     CATALOG_JSON,
@@ -30,6 +31,7 @@ from .opds_books import (
     ENTRY_TYPE,
     EPOCH,
     JSON_FEED_TYPE,
+    MAX_COVER_BYTES,
     THUMBNAIL_SUFFIX,
     Book,
     books,
@@ -158,15 +160,22 @@ def entry_document(book: Book) -> bytes:
     return _bytes(element)
 
 
-def write_catalog(folder: Path) -> list[Path]:
+def write_catalog(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
     """Write `<slug>-thumbnail.jpg` for every book with a cover, each book's `<slug>-entry.xml`, then
-    `catalog.xml` and `catalog.json`, each atomically."""
+    `catalog.xml` and `catalog.json`, each atomically. A cover that is not a readable image (someone
+    else's file in the folder) gets no thumbnail and is added to `skipped`."""
     written = []
     files = listing(folder)
     for entry in entries(files):
         if entry.cover:
             path = folder / f"{entry.slug}{THUMBNAIL_SUFFIX}"
-            write_atomic(path, thumbnail_jpeg(files[entry.cover].read_bytes()))
+            try:
+                small = thumbnail_jpeg(gate.read(files[entry.cover], folder.resolve(), MAX_COVER_BYTES))
+            except (gate.Refused, OSError, ValueError, Image.DecompressionBombError):
+                if skipped is not None:
+                    skipped.append(files[entry.cover])
+                continue
+            write_atomic(path, small)
             written.append(path)
     found = books(listing(folder))
     for book in found:

@@ -157,7 +157,7 @@ def read_metadata(epub: Path) -> Metadata | None:
             if rootfile is None or not rootfile.get("full-path"):
                 return None
             package = _parse(_read(archive, rootfile.get("full-path", "")))
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, etree.XMLSyntaxError):
+    except Exception:  # someone else's file: zip, zlib, XML and encoding errors all mean "unreadable"
         return None
     meta = package.find(f"{{{OPF}}}metadata")
     if meta is None:
@@ -196,9 +196,15 @@ def read_metadata(epub: Path) -> Metadata | None:
     )
 
 
+MAX_COVER_BYTES = 20 * 1024 * 1024
+MAX_COVER_PIXELS = 40_000_000
+
+
 def thumbnail_jpeg(cover: bytes, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
     """A small JPEG of the cover for catalog lists (same bytes for the same cover)."""
     with Image.open(io.BytesIO(cover)) as image:
+        if image.width * image.height > MAX_COVER_PIXELS:
+            raise ValueError("cover too large")
         small = image.convert("RGB")
         small.thumbnail(size, Image.Resampling.LANCZOS)
         out = io.BytesIO()
@@ -244,8 +250,8 @@ def timestamp(text: str) -> str:
         return f"{year}-{month}-{day}T00:00:00Z"
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):  # not a date, or one that leaves the calendar in UTC
         return ""
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,9 +10,14 @@ A build that stops early (bad input) cancels the children; nothing is left runni
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import multiprocessing
 import multiprocessing.connection
+import os
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -45,8 +50,10 @@ class Pending(Generic[T]):
         except EOFError:  # the child died without an answer: do the work here
             self.cancel()
             return self._function(*self._args)
-        finally:
-            self._close()
+        except BaseException:  # Ctrl-C, SIGTERM: stop the child rather than wait for it
+            self.cancel()
+            raise
+        self._close()
         if ok:
             return value  # type: ignore[no-any-return]
         raise value
@@ -66,7 +73,25 @@ class Pending(Generic[T]):
             self._receiver = None
 
 
+def _as_child() -> None:
+    """In a forked child: the default signal dispositions (the parent's handlers turn SIGTERM into an
+    exception, which a child must not catch), and on Linux, a SIGTERM of its own when the parent dies
+    however it dies (even by SIGKILL), so that no helper is ever left behind."""
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # the parent died before the prctl
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    _as_child()
     try:
         sender.send((True, function(*args)))
     except BaseException as exc:  # sent back and raised in the parent
@@ -163,6 +188,7 @@ def in_worker() -> bool:
 def _serve(connection: Connection, make: Callable[[], Any]) -> None:
     global _IN_WORKER
     _IN_WORKER = True
+    _as_child()
     handler = make()
     while True:
         try:

@@ -71,8 +71,16 @@ def check(project: Project, *, save_memos: bool = False) -> Validated:
 def modified_time(validated: Validated) -> dt.datetime:
     """dcterms:modified: SOURCE_DATE_EPOCH when set, else the book's modified (or published) date."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).replace(tzinfo=None)
+    if epoch:
+        try:
+            if not (epoch.isascii() and epoch.isdigit()):
+                raise ValueError(epoch)
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            shown = epoch if len(epoch) <= 40 else epoch[:39] + "…"
+            raise CompanionError(
+                [diagnostic("SOURCE_DATE_EPOCH", "C045", f"`{shown}` is not a time companion can use")]
+            ) from None
     book = validated.companion.book
     day = book.modified or book.published
     return dt.datetime(day.year, day.month, day.day)
@@ -147,7 +155,7 @@ def build(
             resources = [
                 epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
                 *epub.styles_resources(project.styles, epub.used_text(rendered), _subsetter(cache)),
-                *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
+                *(epub.Resource(a.src, a.media_type, a.data) for a in validated.assets),
             ]
             progress("package EPUB")
             data = epub.package(
@@ -367,7 +375,7 @@ def _print_layout(
     """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
     laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
     written on the other cores while the parent goes on with the EPUB and the cover."""
-    assets = [(a.src, hashlib.sha256(a.path.read_bytes()).hexdigest()) for a in validated.assets]
+    assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
     settings = validated.companion.book.print
     salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets)
     key = digest(salt, html, marks, variant)
@@ -395,13 +403,27 @@ def _print_layout(
     return _Interior(plan, cache, key, printing, project.styles, where)
 
 
-def write(result: BuildResult, out_dir: Path) -> list[Path]:
-    """Write every output atomically, then the folder's OPDS catalog; the only step that writes."""
+def write(
+    result: BuildResult, out_dir: Path, warn: Callable[[Diagnostic], None] = lambda _d: None
+) -> list[Path]:
+    """Write every output atomically, then the folder's OPDS catalog; the only step that writes.
+    Someone else's file in the folder that the catalog cannot use is skipped, with a warning."""
     written = []
-    for output in result.outputs:
-        path = out_dir / output.name
-        write_atomic(path, output.data)
-        written.append(path)
-    if any(output.name.endswith(".epub") for output in result.outputs):
-        written += opds.write_catalog(out_dir)
+    skipped: list[Path] = []
+    try:
+        for output in result.outputs:
+            path = out_dir / output.name
+            write_atomic(path, output.data)
+            written.append(path)
+        if any(output.name.endswith(".epub") for output in result.outputs):
+            written += opds.write_catalog(out_dir, skipped)
+    except OSError as exc:
+        where = exc.filename if isinstance(exc.filename, str) else str(out_dir)
+        if ".tmp" in Path(where).name and exc.filename2:  # the rename: the output's own name is at fault
+            where = str(exc.filename2)
+        raise CompanionError(
+            [diagnostic(where, "C044", f"cannot write the output: {exc.strerror or exc}")]
+        ) from None
+    for path in skipped:
+        warn(diagnostic(str(path), "D020", "not a readable image; the catalog shows no thumbnail for it"))
     return written

@@ -11,6 +11,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import gate
 from .errors import Diagnostic, diagnostic
 from .preflight_epub import check_epub
 from .preflight_pdf import check_pdf
@@ -26,7 +27,7 @@ class Report:
 
 
 def kind_of(path: Path) -> str:
-    with path.open("rb") as handle:
+    with gate.open_regular(path, None) as handle:
         head = handle.read(1024)
     if head.startswith(b"%PDF-") or b"%PDF-" in head:
         return "pdf"
@@ -43,16 +44,22 @@ def kind_of(path: Path) -> str:
 
 def preflight(path: Path, *, ace: bool = True, any_fonts: bool = False, usage: bool = False) -> Report:
     """Every finding for the EPUB or PDF at `path`."""
-    if not path.is_file():
+    if not path.exists():
         return Report(path, "unknown", (diagnostic(path, "P015", "no such file"),))
     try:
         kind = kind_of(path)
+    except gate.Refused as exc:
+        return Report(path, "unknown", (diagnostic(path, "P015", f"cannot read the file: {exc}"),))
     except OSError as exc:
         return Report(path, "unknown", (diagnostic(path, "P015", f"cannot read the file: {exc.strerror}"),))
-    if kind == "epub":
-        checks = ("EPUBCheck", *(("DAISY Ace",) if ace else ()), "Kindle traps", "accessibility metadata")
-        return Report(path, kind, tuple(check_epub(path, ace=ace, usage=usage)), "EPUB", checks)
-    if kind == "pdf":
-        findings, summary = check_pdf(path, any_fonts=any_fonts)
-        return Report(path, kind, tuple(findings), str(summary or ""), ("PDF preflight",))
+    try:
+        if kind == "epub":
+            checks = ("EPUBCheck", *(("DAISY Ace",) if ace else ()), "Kindle traps", "accessibility metadata")
+            return Report(path, kind, tuple(check_epub(path, ace=ace, usage=usage)), "EPUB", checks)
+        if kind == "pdf":
+            findings, summary = check_pdf(path, any_fonts=any_fonts)
+            return Report(path, kind, tuple(findings), str(summary or ""), ("PDF preflight",))
+    except Exception as exc:  # any file at all: pypdf, pdfium, zipfile and lxml fail in many ways
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+        return Report(path, kind, (diagnostic(path, "P030", f"the {kind.upper()} is malformed ({reason})"),))
     return Report(path, kind, (diagnostic(path, "P015", "not a PDF (%PDF-) or an EPUB (zip with mimetype)"),))

@@ -60,6 +60,8 @@ class Snapshot:
     """Request path -> HTML page."""
     files: dict[str, tuple[Path, str]] = field(default_factory=dict)
     """Request path -> (file, media type): the allow-list of static files."""
+    assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    """Request path -> (bytes as checked, media type): the source's images (an SVG as written out again)."""
     error: bytes | None = None
     """The error page, when the source has problems."""
     rendered: RenderedBook | None = None
@@ -139,12 +141,12 @@ class Preview:
             return Snapshot(
                 version, files=files, error=error_page((), version, bug=message), problems=(message,)
             )
-        for asset in validated.assets:
-            files[f"/{asset.src}"] = (asset.path, asset.media_type)
+        assets = {f"/{asset.src}": (asset.data, asset.media_type) for asset in validated.assets}
         return Snapshot(
             version,
             pages=pages(rendered, version),
             files=files,
+            assets=assets,
             rendered=rendered,
             problems=tuple(d.format() for d in validated.warnings),
         )

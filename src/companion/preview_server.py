@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import gate
 from .httpbase import QuietHandler, QuietServer
 from .preview_pages import COVER, not_found
 
@@ -17,6 +18,7 @@ HOST = "127.0.0.1"
 HEARTBEAT = 10.0
 """Seconds between keep-alive comments on an idle event stream (finds closed connections)."""
 HTML = "text/html; charset=utf-8"
+MAX_SERVED_BYTES = 20 * 1024 * 1024
 
 
 class PreviewServer(QuietServer):
@@ -41,13 +43,22 @@ class PreviewHandler(QuietHandler):
         snapshot = preview.snapshot
         if path == "/events":
             since = parse_qs(parts.query).get("since", ["0"])[0]
-            self._events(int(since) if since.isdigit() else 0)
+            if not since.isascii() or not since.isdigit() or len(since) > 18:
+                self._send(HTTPStatus.BAD_REQUEST, b"bad since\n", "text/plain; charset=utf-8", body)
+                return
+            self._events(int(since))
+            return
+        if path in snapshot.assets:
+            data, kind = snapshot.assets[path]
+            self._send(HTTPStatus.OK, data, kind, body)
             return
         if path in snapshot.files:
             file, kind = snapshot.files[path]
+            project = preview.project
+            root = project.styles if file.is_relative_to(project.styles) else project.source
             try:
-                data = file.read_bytes()
-            except OSError:
+                data = gate.read(file, root, MAX_SERVED_BYTES)
+            except gate.Refused:
                 self._send(HTTPStatus.NOT_FOUND, not_found(snapshot.version), HTML, body)
                 return
             self._send(HTTPStatus.OK, data, kind, body)

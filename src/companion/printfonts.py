@@ -22,6 +22,7 @@ rebuilds reuse it. The folders are removed when the process exits.
 from __future__ import annotations
 
 import atexit
+import io
 import logging
 import os
 import shutil
@@ -34,7 +35,7 @@ from weasyprint import CSS
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from . import fonts
+from . import fonts, gate
 from .cache import digest
 from .errors import CompanionError, Location, diagnostic
 
@@ -55,13 +56,21 @@ def stylesheets(
     where = faces[0].where if faces else Location(fonts.shown_path(styles / names[0]))
     if not faces:
         raise CompanionError([diagnostic(where, "C037", "no @font-face rule names a bundled font", _HINT)])
-    config = _config(digest(*((f.family, f.style, f.file.name, f.file.read_bytes()) for f in faces)))
+    config = _config(
+        digest(*((f.family, f.style, f.file.name, gate.read(f.file, styles, gate.FONT_LIMIT)) for f in faces))
+    )
     handler = _Refusals()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(handler)
     try:
-        sheets = [
-            CSS(filename=str(styles / name), url_fetcher=fetcher, font_config=config, **options)
+        sheets = [  # read through the gate, like every project file
+            CSS(
+                file_obj=io.BytesIO(gate.styles_file(styles, name)),
+                base_url=f"{styles}/",
+                url_fetcher=fetcher,
+                font_config=config,
+                **options,
+            )
             for name in names
         ]
     finally:

@@ -245,7 +245,7 @@ def render(
         html = (
             environment()
             .get_template(f"{s.kind}.html")
-            .render(section=s, items=s.items, chapter=s.chapter, **common)
+            .render(section=s, items=s.items, chapter=s.chapter, note_prefixes={}, **common)
         )
         html = number_blocks(html, s.id, page_breaks)
         if cache is not None:
@@ -311,10 +311,19 @@ def _inline(context: Any, text: str) -> Markup:
 
 @pass_context
 def _md(context: Any, text: str, prefix: str = "") -> Markup:
+    """Block Markdown; its footnote ids start with `prefix` (the section's id by default), and a prefix
+    used again in the same section gets `_2`, `_3`... (an underscore, which no author id can hold), so
+    that two FAQ answers, or an epigraph and its chapter, never share a footnote id."""
+    base = prefix or context["section"].id
+    used = context.get("note_prefixes")
+    if used is not None:
+        used[base] = used.get(base, 0) + 1
+        if used[base] > 1:
+            base = f"{base}_{used[base]}"
     fragment = markdown.to_html(
         text,
         target=context["target"],
-        prefix=prefix or context["section"].id,
+        prefix=base,
         links=context["links"],
         images=context["images"],
     )

@@ -82,8 +82,24 @@ def new_project(
         problems.append(diagnostic(str(root), "C014", "--author must not be empty"))
     if problems:
         raise CompanionError(problems)
+    try:
+        return _write_project(root, title, author, today or dt.date.today())
+    except OSError as exc:
+        raise CompanionError(
+            [diagnostic(str(root), "C044", f"cannot write the new project: {exc.strerror or exc}")]
+        ) from None
+
+
+def _markdown_text(text: str) -> str:
+    """`text` as Markdown that shows exactly these characters (markup characters backslash-escaped)."""
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in text)
+
+
+MARKDOWN_SPECIAL = frozenset("\\`*_[]<>&!~|")
+
+
+def _write_project(root: Path, title: str, author: str, today: dt.date) -> Scaffolded:
     styles = styles_folder()
-    today = today or dt.date.today()
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(TEMPLATE / "source", root / "source", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "README.md"):
@@ -107,6 +123,7 @@ def _fill_book(path: Path, title: str, author: str, slug: str, today: dt.date) -
     yaml.width = 100
     yaml.preserve_quotes = True
     data = yaml.load(path.read_text(encoding="utf-8"))
+    title, author = _markdown_text(title), _markdown_text(author)  # every text field is Markdown
     data["title"] = title
     data["slug"] = slug
     data["author"] = author

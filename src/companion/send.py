@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from . import gate
 from .errors import CompanionError, Diagnostic, diagnostic
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -244,7 +245,11 @@ def send(
     host, port = parse_server(server, 465 if implicit_tls else 25)
     where = f"{host}:{port}"
     login = credentials(host, user, env)
-    message = build_message(path, path.read_bytes(), to, sender, subject)
+    try:
+        data = gate.read(path, None, MAX_BYTES)  # a regular file only, read at most to the limit
+    except gate.Refused as exc:
+        raise CompanionError([diagnostic(path, "D001", f"cannot read {path}: {exc}")]) from None
+    message = build_message(path, data, to, sender, subject)
     context = tls_context or trusted_context(cafile)
     client: smtplib.SMTP | None = None
     encrypted = implicit_tls

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from . import httpcache, opds, opds2
+from . import gate, httpcache, opds, opds2
 from .errors import CompanionError, diagnostic
 from .httpbase import QuietHandler, QuietServer, listen
 from .opds_books import CATALOG_JSON, CATALOG_XML, ENTRY_SUFFIX, JSON_FEED_TYPE, Book, books, listing
@@ -64,8 +64,8 @@ class CatalogHandler(QuietHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         try:
-            handle = target.open("rb")
-        except OSError:
+            handle = gate.open_regular(target, self.server.folder.resolve())
+        except gate.Refused:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         with handle:

@@ -6,6 +6,7 @@ Returns a Validated value with the assets the book uses; raises CompanionError w
 from __future__ import annotations
 
 import difflib
+import io
 import posixpath
 import re
 import unicodedata
@@ -18,12 +19,14 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import fonts, markdown
+from . import fonts, gate, markdown
 from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
 from .load import SCHEMA
 from .model import Companion
+from .stylecheck import check_styles
+from .yamlfile import MAX_FILE_BYTES
 
 SECTION_TARGETS = frozenset(
     {
@@ -42,8 +45,23 @@ SECTION_TARGETS = frozenset(
     }
 )
 """Ids of the book's own sections that content may cross-reference (`[the setting](#setting)`)."""
-RESERVED_IDS = SECTION_TARGETS | {"cover", "halftitle", "titlepage", "copyright", "contents", "toc", "nav"}
-"""Ids content may not take for itself."""
+RESERVED_IDS = SECTION_TARGETS | {
+    "cover",
+    "halftitle",
+    "titlepage",
+    "copyright",
+    "contents",
+    "toc",
+    "nav",
+    "ncx",
+}
+"""Ids content may not take for itself (sections of the book, and the package's own items)."""
+GENERATED_ID = re.compile(r"(.*-b[0-9]+|.*-fn-[0-9]+|.*-ref-[0-9]+|page-.*|res-.*)")
+"""The forms of the ids companion makes (block, footnote and page-break ids, manifest items), which an
+author's id may not take: a cross-reference to it would land on another element."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+RESERVED_FOLDERS = ("cover/", "styles/")
+"""Folders of the EPUB that companion fills itself."""
 _FILE_OF_ATTR = {attr: name for name, (attr, _, _) in SCHEMA.items()}
 
 
@@ -57,6 +75,8 @@ class Asset:
     media_type: str
     width: int
     height: int
+    data: bytes = b""
+    """What ships: the bytes read through the gate (an SVG as written out again after its check)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,7 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     problems: list[Diagnostic] = []
     assets = _check_content(companion, styles, problems, ids_complete=True)
     styles = styles or Path(companion.root).resolve().parent / "styles"
-    _check_styles(styles, problems)
+    check_styles(styles, problems)
     _check_fonts(styles, problems)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
@@ -89,11 +109,27 @@ MAX_COVER_TEXT = 300
 MAX_COVER_WORD = 100
 
 
+MAX_BACK_WORDS = 1000
+"""More than the back cover holds at its smallest type on the largest trim (about 400 words at 5.5 x 8.5
+in): refused before the cover layout tries every size, each costing time in proportion to the text."""
+
+
 def _check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
     """Absurd cover text is refused at once, before the cover layout tries to fit it at every size."""
     book = companion.book
     if book is None:
         return
+    review = next(iter(companion.reviews or ()), None)
+    back = len(book.description.split()) + (len(review.text.split()) if review is not None else 0)
+    if back > MAX_BACK_WORDS:
+        problems.append(
+            diagnostic(
+                companion.sources.find(("book.yaml", "description")),
+                "C014",
+                f"the description (with the first review) is too long for the back cover ({back:,} words)",
+                f"keep it under {MAX_BACK_WORDS:,} words; the back cover holds a few hundred",
+            )
+        )
     for name in ("title", "subtitle", "author"):
         text = getattr(book, name)
         longest = max((len(word) for word in text.split()), default=0)
@@ -121,7 +157,10 @@ def _check_content(
     for text, where in texts(companion):
         for ref in markdown.inspect(text):
             here = _pinpoint(where, ref.line, ref.needle, lines)
-            if ref.kind == "html":
+            if ref.kind == "nesting":
+                message = f"Markdown is nested more than {ref.target} levels deep here"
+                problems.append(diagnostic(here, "C046", message))
+            elif ref.kind == "html":
                 problems.append(diagnostic(here, "C020", f"raw HTML `{ref.target}` is not allowed"))
             elif ref.kind == "xref" and ref.target not in ids and ids_complete:
                 close = difflib.get_close_matches(ref.target, list(ids), n=1)
@@ -142,45 +181,6 @@ def _check_content(
     return tuple(assets.values())
 
 
-_CSS_REFERENCE = re.compile(
-    r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]*)|url\(\s*["']?([^"')\s]*)""", re.IGNORECASE
-)
-
-
-def _check_styles(styles: Path, problems: list[Diagnostic]) -> None:
-    """Style sheets may load only files inside styles/ (fonts): no remote URL, no file: URL, no way out."""
-    if not styles.is_dir():
-        return
-    root = styles.resolve()
-    for sheet in sorted(styles.glob("*.css")):
-        try:
-            shown = str(sheet.resolve().relative_to(Path.cwd().resolve()))
-        except ValueError:
-            shown = str(sheet)
-        try:
-            text = sheet.read_text("utf-8", errors="replace")
-        except OSError:
-            continue
-        for match in _CSS_REFERENCE.finditer(text):
-            target = match.group(1) if match.group(1) is not None else match.group(2)
-            line = text.count("\n", 0, match.start()) + 1
-            col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-            where = Location(shown, line, col)
-            parts = urlsplit(target)
-            if target.startswith("#") or (parts.scheme == "data" and not match.group(0).startswith("@")):
-                continue
-            inside = (root / unquote(parts.path)).resolve().is_relative_to(root)
-            if parts.scheme or parts.netloc or target.startswith(("/", "\\")) or not inside or not target:
-                problems.append(
-                    diagnostic(
-                        where,
-                        "C021",
-                        f"style sheet loads `{target[:80]}`, which is outside styles/",
-                        "style sheets may use only files inside styles/, such as fonts/",
-                    )
-                )
-
-
 def _check_fonts(styles: Path, problems: list[Diagnostic]) -> None:
     """Every @font-face rule names a usable font file (C037), by the font's own name (C039)."""
     if not styles.is_dir():
@@ -198,8 +198,9 @@ def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str
         return approx
     if where.path not in cache:
         try:
-            cache[where.path] = Path(where.path).read_text("utf-8", errors="replace").split("\n")
-        except OSError:
+            data = gate.read(Path(where.path), None, MAX_FILE_BYTES)
+            cache[where.path] = data.decode("utf-8", errors="replace").split("\n")
+        except gate.Refused:
             cache[where.path] = []
     file_lines = cache[where.path]
     candidates = dict.fromkeys((needle, unquote(needle)))
@@ -220,9 +221,10 @@ def _coverage(folder: str, stamp: tuple[tuple[str, int], ...]) -> frozenset[int]
     points: set[int] = set()
     for name, _ in stamp:
         try:
-            with TTFont(str(Path(folder) / name), lazy=True) as font:
+            data = gate.read(Path(folder) / name, Path(folder).parent, gate.FONT_LIMIT)
+            with TTFont(io.BytesIO(data), lazy=True) as font:
                 points.update(font.getBestCmap() or {})
-        except Exception:  # a damaged font is the font preflight's business, not the source's
+        except Exception:  # refused or damaged: the styles check (C040-C042) reports it
             continue
     return frozenset(points)
 
@@ -232,15 +234,19 @@ def font_coverage(folder: Path) -> frozenset[int]:
     remembered across builds, by the fonts' names and sizes and times, when a build cache is active."""
     if not folder.is_dir():
         return frozenset()
-    stamp = tuple(
-        (font.name, font.stat().st_mtime_ns)
-        for font in sorted(folder.iterdir())
-        if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}
-    )
+    found_fonts = []
+    for font in gate.entries(folder):
+        if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}:
+            try:
+                info = font.stat()
+            except OSError:
+                continue
+            found_fonts.append((font.name, info.st_mtime_ns, info.st_size))
+    stamp = tuple((name, time) for name, time, _ in found_fonts)
     if not stamp:
         return frozenset()
     remembered = memo("fonts")
-    key = digest(str(folder), [(name, time, (folder / name).stat().st_size) for name, time in stamp])
+    key = digest(str(folder), found_fonts)
     hit = remembered.get(key) if remembered is not None else None
     if hit is not None:
         return frozenset(hit)
@@ -306,6 +312,15 @@ def _check_ids(companion: Companion, problems: list[Diagnostic]) -> set[str]:
     for ident, where in owners:
         if ident in RESERVED_IDS:
             problems.append(diagnostic(where, "C016", f"id `{ident}` is reserved for a section of the book"))
+        elif GENERATED_ID.fullmatch(ident):
+            problems.append(
+                diagnostic(
+                    where,
+                    "C048",
+                    f"id `{ident}` has the form of an id companion makes itself",
+                    "ids may not end in -b1, -fn-1 or -ref-1 (any number), nor start with page- or res-",
+                )
+            )
         elif ident in seen:
             problems.append(diagnostic(where, "C016", f"id `{ident}` is already used at {seen[ident]}"))
         else:
@@ -370,13 +385,27 @@ def _check_image(
             )
         )
         return None
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
-        problems.append(diagnostic(where, "C030", f"image `{src}` {what}"))
+    if not src.lower().endswith(IMAGE_SUFFIXES):
+        problems.append(diagnostic(where, "C032", f"image `{src}` must end in {', '.join(IMAGE_SUFFIXES)}"))
         return None
-    probed = probe_image(path)
+    if src.startswith(RESERVED_FOLDERS):
+        problems.append(
+            diagnostic(
+                where,
+                "C048",
+                f"image path `{src}` is in a folder the e-book keeps for its own files",
+                "put images in source/images/ (any folder but cover/ and styles/)",
+            )
+        )
+        return None
+    if not path.exists():
+        problems.append(diagnostic(where, "C030", f"image `{src}` not found"))
+        return None
+    if path.is_dir():
+        problems.append(diagnostic(where, "C030", f"image `{src}` is a folder"))
+        return None
+    probed = probe_image(path, root)
     if isinstance(probed, ImageProblem):
         problems.append(diagnostic(where, probed.code, f"image `{src}`: {probed.message}"))
         return None
-    media_type, width, height = probed
-    return Asset(src, path, media_type, width, height)
+    return Asset(src, path, probed.media_type, probed.width, probed.height, probed.data)

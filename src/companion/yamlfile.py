@@ -22,10 +22,13 @@ from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
+    MappingStartEvent,
     NodeEvent,
+    ScalarEvent,
 )
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
+from . import gate
 from .cache import memo
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 
@@ -55,22 +58,13 @@ class Parsed:
     """(key, index, ...) below the file's root -> where the value starts."""
 
 
-def read_text(path: Path, shown: str) -> str:
-    """The file's text, or a CompanionError naming the file (and line, for bad UTF-8 or characters)."""
+def read_text(path: Path, shown: str, root: Path | None = None) -> str:
+    """The file's text, or a CompanionError naming the file (and line, for bad UTF-8 or characters).
+    With `root`, the file must be inside it (gate.read)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CompanionError(
-                [diagnostic(shown, "C005", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")]
-            )
-        with path.open("rb") as handle:  # read at most one byte over the limit, even if the file grows
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise CompanionError([diagnostic(shown, "C006", f"cannot read file: {exc.strerror or exc}")]) from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise CompanionError(
-            [diagnostic(shown, "C005", f"file is over the limit of {MAX_FILE_BYTES:,} bytes")]
-        )
+        raw = gate.read(path, root, MAX_FILE_BYTES)
+    except gate.Refused as exc:
+        raise CompanionError([diagnostic(shown, exc.code, exc.message)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -117,51 +111,82 @@ def _mark(shown: str, mark: Any, offset: int) -> Location:
 
 
 def _needs_screening(text: str) -> bool:
-    """Whether the text could hold an anchor (&), an alias (*), a tag (!) or nesting deeper than
-    MAX_DEPTH (every collection needs a `:`, `-`, `[` or `{`). Most files, like a chapter's front
-    matter, cannot, and are spared the extra pass."""
-    if any(mark in text for mark in "&*!"):
+    """Whether the text could hold an anchor (&), an alias (*), a tag (!), a complex key (?, [, {)
+    or nesting deeper than MAX_DEPTH (every collection needs a `:`, `-`, `[` or `{`). Most files, like
+    a chapter's front matter, cannot, and are spared the extra pass."""
+    if any(mark in text for mark in "&*!?[{"):  # ? [ {: a key could be a collection
         return True
     return sum(text.count(mark) for mark in ":-[{") >= MAX_DEPTH
 
 
-def _screen(yaml: YAML, text: str, shown: str, offset: int) -> None:
-    """Walk the events once: refuse anchors, aliases, tags and deep nesting before anything is built."""
-    depth = 0
+def _refuse(shown: str, mark: Any, offset: int, code: str, message: str) -> CompanionError:
+    return CompanionError([diagnostic(_mark(shown, mark, offset), code, message)])
+
+
+def _screen(yaml: YAML, text: str, shown: str, offset: int, *, values: bool = False) -> None:
+    """Walk the events once: refuse anchors, aliases, tags, complex keys (a mapping or list as a key,
+    which ruamel composes in exponential time) and deep nesting before anything is built. With
+    `values`, also find the scalar that cannot be built (an invalid date, an absurdly long number)."""
+    frames: list[list[int]] = []  # per open collection: [1 if a mapping else 0, nodes seen]
     for event in yaml.parse(text):
         if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
-            raise CompanionError(
-                [
-                    diagnostic(
-                        _mark(shown, event.start_mark, offset),
-                        "C011",
-                        "anchors and aliases (& and *) are not allowed",
-                    )
-                ]
+            raise _refuse(
+                shown, event.start_mark, offset, "C011", "anchors and aliases (& and *) are not allowed"
             )
         tag = getattr(event, "tag", None)
         if isinstance(event, NodeEvent) and tag is not None:
-            raise CompanionError(
-                [
-                    diagnostic(
-                        _mark(shown, event.start_mark, offset), "C017", f"YAML tag `{tag}` is not allowed"
-                    )
-                ]
-            )
+            raise _refuse(shown, event.start_mark, offset, "C017", f"YAML tag `{tag}` is not allowed")
+        if isinstance(event, NodeEvent) and frames:
+            is_key = frames[-1][0] == 1 and frames[-1][1] % 2 == 0
+            frames[-1][1] += 1
+            if is_key and isinstance(event, CollectionStartEvent):
+                raise _refuse(
+                    shown,
+                    event.start_mark,
+                    offset,
+                    "C047",
+                    "a key that is itself a mapping or a list is not allowed",
+                )
         if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise CompanionError(
-                    [
-                        diagnostic(
-                            _mark(shown, event.start_mark, offset),
-                            "C007",
-                            f"values are nested more than {MAX_DEPTH} levels deep",
-                        )
-                    ]
+            frames.append([1 if isinstance(event, MappingStartEvent) else 0, 0])
+            if len(frames) > MAX_DEPTH:
+                raise _refuse(
+                    shown,
+                    event.start_mark,
+                    offset,
+                    "C007",
+                    f"values are nested more than {MAX_DEPTH} levels deep",
                 )
         elif isinstance(event, CollectionEndEvent):
-            depth -= 1
+            frames.pop()
+        elif values and isinstance(event, ScalarEvent) and event.style is None:
+            problem = _scalar_problem(event.value)
+            if problem:
+                raise _refuse(shown, event.start_mark, offset, "C010", problem)
+
+
+_INTEGER = re.compile(r"[-+]?[0-9][0-9_]*")
+_DATE_LIKE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
+MAX_DIGITS = 100
+
+
+def _scalar_problem(value: str) -> str:
+    """Why an unquoted scalar cannot be built as the value YAML reads it as ('' if it can)."""
+    if _INTEGER.fullmatch(value) and len(value) > MAX_DIGITS:
+        return f"a number of {len(value):,} digits is too long (at most {MAX_DIGITS}); quote it if it is text"
+    if _DATE_LIKE.fullmatch(value):
+        try:
+            _check_timestamp(value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            return f"invalid date `{value[:40]}`: {exc}"
+    return ""
+
+
+def _check_timestamp(value: str) -> None:
+    day = value[:10].split("-")
+    dt.date(int(day[0]), int(day[1]), int(day[2]))
+    if len(value) > 10:
+        dt.datetime.fromisoformat(value.replace("t", "T").replace("z", "+00:00").replace("Z", "+00:00"))
 
 
 def parse_yaml(text: str, shown: str, first_line: int = 1) -> Parsed:
@@ -239,6 +264,7 @@ def _parse_yaml(text: str, shown: str, first_line: int) -> Parsed:
     except YAMLError as exc:
         raise CompanionError([diagnostic(Location(shown, first_line), "C010", str(exc))]) from exc
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2024-13-45
+        _screen(yaml, text, shown, offset, values=True)  # raises at the value's own line, if it finds it
         raise CompanionError(
             [diagnostic(Location(shown, first_line), "C010", f"invalid value: {exc}")]
         ) from exc
