@@ -66,6 +66,10 @@ class Novel(Model):
 class PrintSettings(Model):
     trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "a5"] = "5.5x8.5"
     paper: Literal["white", "cream"] = "cream"
+    printer: Literal["default", "kdp", "ingramspark"] = "default"
+    """The print-on-demand profile (printers.py): `default` satisfies KDP and IngramSpark at once."""
+    bleed: bool = False
+    """Bleed on the top, bottom and outside edges. Off: the page is the trim (a text-only book)."""
 
     @property
     def size(self) -> tuple[float, float]:

@@ -1,0 +1,172 @@
+"""What WeasyPrint 70 leaves undone in a print interior, put right with pikepdf as the parts merge.
+
+* Running heads and folios: WeasyPrint tags them as content (issue #1836), as a NonStruct element
+  whose /P is the Document element without being one of its kids. `artifacts` turns their marked
+  content into `/Artifact <</Type /Pagination>>` sequences and drops them from the parent tree, so
+  a screen reader skips them and PDF/UA checkers see pagination artifacts.
+* Page labels (`labels`): roman folios for the front matter, arabic from the page the body opens
+  on, as printed, so that a viewer's "page 45" is the folio 45.
+* Bleed (`bleed_boxes`): with bleed, the page is the trim plus the bleed on the top, bottom and
+  outside edges; each page's TrimBox leaves out the bleed on its own outside edge (left on a
+  left-hand page, right on a right-hand one).
+* Links print (/F 4) as PDF/UA asks; a PDF/X-1a or X-3 loses its annotations (not allowed inside
+  the BleedBox) and the transparency groups WeasyPrint wraps around centred SVG text (PDF/X-1a and
+  X-3 allow no transparency; the groups hold opaque paint only, so the page looks the same).
+
+Each step costs one pass over the pages' dictionaries; only pages with a head or folio have their
+content stream rewritten (a regular-expression substitution on the decoded bytes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, Object
+
+PT_PER_IN = 72.0
+PRINT_FLAG = 4
+NO_TRANSPARENCY = ("pdf/x-1a", "pdf/x-3")
+_BDC = re.compile(rb"/[A-Za-z0-9_.]+\s*<<\s*/MCID\s+(\d+)\s*>>\s*BDC")
+
+
+def orphans(holder: Object, kids: Iterable[Object]) -> list[Object]:
+    """Of the elements whose /P is `holder`, those that are not among its kids: heads and folios."""
+    listed = {kid.objgen for kid in holder.get("/K", ()) if isinstance(kid, Dictionary)}
+    return [kid for kid in kids if kid.objgen not in listed]
+
+
+def _marked(element: Object) -> Iterable[tuple[tuple[int, int], int]]:
+    """(page objgen, MCID) of every marked-content sequence under `element`."""
+    stack: list[tuple[Object, Object | None]] = [(element, None)]
+    while stack:
+        node, page = stack.pop()
+        if isinstance(node, int):
+            if page is not None:
+                yield page.objgen, node
+            continue
+        if isinstance(node, Array):
+            stack.extend((child, page) for child in node)
+        elif isinstance(node, Dictionary):
+            page = node.get("/Pg", page)
+            if "/MCID" in node and not isinstance(node.get("/K"), (Array, Dictionary)):
+                if page is not None:
+                    yield page.objgen, int(node.MCID)
+            elif "/K" in node:
+                stack.append((node.K, page))
+
+
+def artifacts(pdf: pikepdf.Pdf, elements: Iterable[Object], parent_tree: dict[int, Object]) -> None:
+    """Make the marked content of `elements` pagination artifacts; `parent_tree` (number tree key ->
+    array of elements by MCID) loses them."""
+    wanted: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for element in elements:
+        for page, mcid in _marked(element):
+            wanted[page].add(mcid)
+    if not wanted:
+        return
+    for page in pdf.pages:
+        mcids = wanted.get(page.obj.objgen)
+        if not mcids:
+            continue
+        contents = page.obj.Contents
+        streams = list(contents) if isinstance(contents, Array) else [contents]
+        for stream in streams:
+            data = stream.read_bytes()
+
+            def swap(match: re.Match[bytes], mcids: set[int] = mcids) -> bytes:
+                if int(match[1]) in mcids:
+                    return b"/Artifact <</Type /Pagination>> BDC"
+                return match[0]
+
+            new = _BDC.sub(swap, data)
+            if new != data:
+                stream.write(new)
+        key = page.obj.get("/StructParents")
+        entry = parent_tree.get(int(key)) if key is not None else None
+        if isinstance(entry, Array):
+            for mcid in mcids:
+                if mcid < len(entry):
+                    entry[mcid] = None
+
+
+def labels(pdf: pikepdf.Pdf, opening: int | None) -> None:
+    """/PageLabels: lower-roman from 1, and arabic from 1 on page `opening` (1-based)."""
+    nums: list[object] = [0, Dictionary(S=Name.r)]
+    if opening is not None and opening > 1:
+        nums += [opening - 1, Dictionary(S=Name.D)]
+    elif opening == 1:
+        nums = [0, Dictionary(S=Name.D)]
+    pdf.Root.PageLabels = Dictionary(Nums=Array(nums))
+
+
+def bleed_boxes(pdf: pikepdf.Pdf, bleed_in: float) -> None:
+    """TrimBox inside the bleed on the top, bottom and outside edge; BleedBox = MediaBox."""
+    if not bleed_in:
+        return
+    bleed = bleed_in * PT_PER_IN
+    for number, page in enumerate(pdf.pages, start=1):
+        x0, y0, x1, y1 = (float(v) for v in page.obj.MediaBox)
+        right_hand = number % 2 == 1
+        trim = [x0, y0 + bleed, x1 - bleed, y1 - bleed] if right_hand else [x0 + bleed, y0 + bleed, x1, y1 - bleed]
+        page.obj.TrimBox = Array(trim)
+        page.obj.BleedBox = Array([x0, y0, x1, y1])
+
+
+def finish_annotations_and_groups(pdf: pikepdf.Pdf, variant: str | None) -> None:
+    """Links print (PDF/UA); PDF/X-1a and X-3 lose annotations and transparency groups."""
+    strict = variant in NO_TRANSPARENCY
+    for page in pdf.pages:
+        annots = page.obj.get("/Annots")
+        if annots is not None:
+            if strict:
+                del page.obj["/Annots"]
+            else:
+                for annot in annots:
+                    annot.F = int(annot.get("/F", 0)) | PRINT_FLAG
+        if strict:
+            _drop_groups(page.obj.get("/Resources"), set())
+    if strict:
+        _drop_link_objrs(pdf)
+
+
+def _drop_groups(resources: Object | None, seen: set[tuple[int, int]]) -> None:
+    if not isinstance(resources, Dictionary):
+        return
+    for xobject in resources.get("/XObject", Dictionary()).values():
+        if xobject.objgen in seen or xobject.get("/Subtype") != Name.Form:
+            continue
+        seen.add(xobject.objgen)
+        group = xobject.get("/Group")
+        if isinstance(group, Dictionary) and group.get("/S") == Name.Transparency:
+            del xobject["/Group"]
+        _drop_groups(xobject.get("/Resources"), seen)
+
+
+def _drop_link_objrs(pdf: pikepdf.Pdf) -> None:
+    """Without annotations, the structure's object references to them go too."""
+    tree = pdf.Root.get("/StructTreeRoot")
+    if tree is None:
+        return
+    stack: list[Object] = [tree]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Dictionary):
+            if node.is_indirect:
+                if node.objgen in seen:
+                    continue
+                seen.add(node.objgen)
+            kids = node.get("/K")
+            if isinstance(kids, Array):
+                keep = [k for k in kids if not (isinstance(k, Dictionary) and k.get("/Type") == Name.OBJR)]
+                if len(keep) != len(kids):
+                    node.K = Array(keep)
+                stack.extend(keep)
+            elif isinstance(kids, Dictionary):
+                if kids.get("/Type") == Name.OBJR:
+                    node.K = Array()
+                else:
+                    stack.append(kids)
