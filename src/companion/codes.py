@@ -88,6 +88,23 @@ CODES: dict[str, Code] = {
     "P016": Code("error", "PDF is not tagged", "build it with tags (WeasyPrint pdf_tags=True)"),
     "P017": Code("error", "PDF variant incomplete"),
     "P018": Code("error", "text outside the live area", "keep text at least 0.25 in inside the trim"),
+    # Print-on-demand services (`preflight --printer`, preflight_print.py)
+    "P040": Code(
+        "error",
+        "page size or boxes not as the printer asks",
+        "an interior is the trim, or trim + bleed on the top, bottom and outside only",
+    ),
+    "P041": Code("error", "RGB in a black-and-white interior", "use gray or K-only colours"),
+    "P042": Code("error", "cover ink coverage above the printer's limit", "convert through an ink-limited profile"),
+    "P043": Code("error", "cover not CMYK", "give the cover's colours in CMYK, or let companion convert them"),
+    "P044": Code(
+        "error", "text outside the printer's live area", "keep text, running heads and folios inside the margins"
+    ),
+    "P045": Code("error", "line too thin to print", "draw lines at least 0.25 pt wide"),
+    "P046": Code("error", "not allowed in this PDF/X variant"),
+    "P047": Code("error", "cover not in a variant the printer takes", "build it with --pdf-variant pdf/x-1a"),
+    "P048": Code("error", "page labels missing or not the folios"),
+    "P049": Code("error", "page count the printer does not take"),
     # Distribution
     "D001": Code("error", "file to send is missing", "build it first with `companion build`"),
     "D002": Code("error", "file is too large to send", "Send to Kindle accepts files up to 50 MB"),

@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import markdown
+from . import inks, markdown, pdfx, printers
 from .errors import CompanionError, diagnostic
 from .fetcher import RestrictedFetcher
 from .model import PAPER_CALIPER, Book, Review
@@ -28,7 +28,8 @@ from .render import environment
 BLEED = 0.125
 """Bleed on every side of the wrap, inches."""
 SAFE = 0.25
-"""No text closer than this to a trim edge (print-on-demand live area), inches."""
+"""No text closer than this to a trim edge, inches; more when the printer asks (printers.py:
+IngramSpark and the default keep 0.5 in), and the barcode area sits as far in."""
 SPINE_TEXT_MIN_PAGES = 79
 SPINE_TEXT_MIN_WIDTH = 0.25
 SPINE_MARGIN = 0.0625
@@ -91,10 +92,10 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
         return (
             environment()
             .get_template("cover_front.html")
-            .render(**_common(book, edition_note), geo=geo, front_scale=scales[0])
+            .render(**_common(book, edition_note, _colours(book, styles, inks.css_rgb)), geo=geo, front_scale=scales[0])
         )
 
-    pdf = _fit(build, areas, styles)
+    pdf = _fit(build, areas, styles, "pdf/ua-1")
     document = pdfium.PdfDocument(pdf)
     try:
         page = document[0]
@@ -113,9 +114,16 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
 
 
 def wrap_pdf(
-    book: Book, review: Review | None, page_count: int, styles: Path, *, edition_note: str = ""
+    book: Book,
+    review: Review | None,
+    page_count: int,
+    styles: Path,
+    *,
+    edition_note: str = "",
+    variant: str = "pdf/x-1a",
 ) -> bytes:
-    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set."""
+    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set;
+    CMYK through the ink-limited profile (inks.py), as the PDF `variant`."""
     spine = spine_width(page_count, book.print.paper)
     spine_text = has_spine_text(page_count, book.print.paper)
     geo = _geometry(book, spine, front_left=book.print.size[0] + spine)
@@ -151,7 +159,7 @@ def wrap_pdf(
             environment()
             .get_template("cover_wrap.html")
             .render(
-                **_common(book, edition_note),
+                **_common(book, edition_note, _colours(book, styles, inks.css_cmyk)),
                 geo=geo,
                 spine_text=spine_text,
                 spine_font=spine_font * (scales[2] if spine_text else 1.0),
@@ -162,19 +170,20 @@ def wrap_pdf(
             )
         )
 
-    return _fit(build, tuple(areas), styles)
+    return _fit(build, tuple(areas), styles, variant)
 
 
 def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float]:
     """Every length of the design, inches from the top left of the trim."""
     trim_w, trim_h = book.print.size
     spine_len = trim_h - 1.0
+    safe = max(SAFE, printers.printer(book.print.printer).margin_in)
     return {
         "trim_w": trim_w,
         "trim_h": trim_h,
         "spine": spine,
         "bleed": BLEED,
-        "safe": SAFE,
+        "safe": safe,
         "page_w": 2 * trim_w + spine,
         # Front: a double accent frame, the text inside it.
         "front_left": front_left,
@@ -185,9 +194,9 @@ def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float
         # Back: text block above the barcode area; publisher to its left.
         "back_top": 0.75,
         "back_side": 0.6,
-        "back_bottom": trim_h - SAFE - BARCODE[1] - 0.3,
-        "publisher_bottom": SAFE + 0.1,
-        "publisher_w": trim_w - 0.6 - SAFE - BARCODE[0] - 0.2,
+        "back_bottom": trim_h - safe - BARCODE[1] - 0.3,
+        "publisher_bottom": safe + 0.1,
+        "publisher_w": trim_w - 0.6 - safe - BARCODE[0] - 0.2,
         "barcode_w": BARCODE[0],
         "barcode_h": BARCODE[1],
         # Spine: a horizontal line box rotated 90 degrees about its centre (relative to the spine panel).
@@ -209,7 +218,12 @@ def _front_area(geo: dict[str, float]) -> _Area:
     )
 
 
-def _common(book: Book, edition_note: str) -> dict[str, Any]:
+def _colours(book: Book, styles: Path, convert: Callable[[str, Path], str]) -> dict[str, str]:
+    cover = book.cover
+    return {name: convert(getattr(cover, name), styles) for name in ("background", "foreground", "accent")}
+
+
+def _common(book: Book, edition_note: str, colours: dict[str, str]) -> dict[str, Any]:
     created = _iso(book.published)
     return {
         "book": book,
@@ -217,7 +231,7 @@ def _common(book: Book, edition_note: str) -> dict[str, Any]:
         "description_html": _paragraphs(book.description),
         "created": created,
         "modified": _iso(book.modified) if book.modified else created,
-        "colours": book.cover,
+        "colours": colours,
     }
 
 
@@ -236,20 +250,23 @@ def _fit(
     build: Callable[[tuple[float, ...]], str],
     areas: tuple[_Area, ...],
     styles: Path,
+    variant: str,
 ) -> bytes:
     """Lay out `build(scales)` with smaller text in each area that overflows; the PDF bytes."""
     from weasyprint import CSS, HTML
 
     fetcher = RestrictedFetcher(styles)
     stylesheet = CSS(filename=str(styles / "cover.css"), url_fetcher=fetcher)
+    profiles: dict[str, object] = {}
+    stylesheets = [stylesheet, *_output_intent(variant, styles, fetcher, profiles)]
     steps = [0] * len(areas)
     while True:
         scales = tuple(SCALES[step] for step in steps)
         html = HTML(string=build(scales), base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
-        document = html.render(stylesheets=[stylesheet])
+        document = html.render(stylesheets=stylesheets, color_profiles=profiles)
         overflowing = [i for i, area in enumerate(areas) if not _fits(document, area)]
         if not overflowing:
-            return document.write_pdf(pdf_variant="pdf/ua-1")
+            return pdfx.finish(document.write_pdf(pdf_variant=variant, pdf_tags=True), variant)
         for i in overflowing:
             if steps[i] + 1 >= len(SCALES):
                 raise CompanionError(
@@ -263,6 +280,16 @@ def _fit(
                     ]
                 )
             steps[i] += 1
+
+
+def _output_intent(variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object]) -> list[Any]:
+    """A PDF/X cover declares the ink-limited profile as its OutputIntent."""
+    from weasyprint import CSS
+
+    if not variant.startswith("pdf/x"):
+        return []
+    rule = f"@color-profile device-cmyk {{ src: url({inks.COVER_PROFILE}); components: c, m, y, k; }}"
+    return [CSS(string=rule, base_url=str(styles) + "/", url_fetcher=fetcher, color_profiles=profiles)]
 
 
 def _fits(document: Any, area: _Area) -> bool:

@@ -76,10 +76,15 @@ class PrintSettings(Model):
         return TRIMS[self.trim]
 
 
+_COLOUR = r"^(#[0-9a-fA-F]{6}|device-cmyk\(\s*(0|1|0?\.[0-9]+|[0-9]{1,2}(\.[0-9]+)?%|100%)(\s+(0|1|0?\.[0-9]+|[0-9]{1,2}(\.[0-9]+)?%|100%)){3}\s*\))$"
+"""`#rrggbb` (sRGB, converted for print through the cover's ink-limited profile, inks.py) or
+`device-cmyk(c m y k)` (used as given on the print cover)."""
+
+
 class CoverSettings(Model):
-    background: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f2f3a"
-    foreground: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#f4ede0"
-    accent: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#c9a45c"
+    background: Annotated[str, StringConstraints(pattern=_COLOUR)] = "#1f2f3a"
+    foreground: Annotated[str, StringConstraints(pattern=_COLOUR)] = "#f4ede0"
+    accent: Annotated[str, StringConstraints(pattern=_COLOUR)] = "#c9a45c"
 
 
 class Book(Model):

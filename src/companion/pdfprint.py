@@ -26,9 +26,10 @@ from collections.abc import Iterable
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Object
 
+from . import pdfx
+
 PT_PER_IN = 72.0
 PRINT_FLAG = 4
-NO_TRANSPARENCY = ("pdf/x-1a", "pdf/x-3")
 _BDC = re.compile(rb"/[A-Za-z0-9_.]+\s*<<\s*/MCID\s+(\d+)\s*>>\s*BDC")
 
 
@@ -116,33 +117,21 @@ def bleed_boxes(pdf: pikepdf.Pdf, bleed_in: float) -> None:
 
 
 def finish_annotations_and_groups(pdf: pikepdf.Pdf, variant: str | None) -> None:
-    """Links print (PDF/UA); PDF/X-1a and X-3 lose annotations and transparency groups."""
-    strict = variant in NO_TRANSPARENCY
+    """Links print (PDF/UA); a PDF/X-1a or X-3 loses its annotations, and is made valid for its
+    variant (pdfx.conform: fonts, transparency groups, colour spaces)."""
+    strict = variant in pdfx.STRICT
     for page in pdf.pages:
         annots = page.obj.get("/Annots")
-        if annots is not None:
-            if strict:
-                del page.obj["/Annots"]
-            else:
-                for annot in annots:
-                    annot.F = int(annot.get("/F", 0)) | PRINT_FLAG
+        if annots is None:
+            continue
         if strict:
-            _drop_groups(page.obj.get("/Resources"), set())
+            del page.obj["/Annots"]
+        else:
+            for annot in annots:
+                annot.F = int(annot.get("/F", 0)) | PRINT_FLAG
     if strict:
         _drop_link_objrs(pdf)
-
-
-def _drop_groups(resources: Object | None, seen: set[tuple[int, int]]) -> None:
-    if not isinstance(resources, Dictionary):
-        return
-    for xobject in resources.get("/XObject", Dictionary()).values():
-        if xobject.objgen in seen or xobject.get("/Subtype") != Name.Form:
-            continue
-        seen.add(xobject.objgen)
-        group = xobject.get("/Group")
-        if isinstance(group, Dictionary) and group.get("/S") == Name.Transparency:
-            del xobject["/Group"]
-        _drop_groups(xobject.get("/Resources"), seen)
+        pdfx.conform(pdf, variant)
 
 
 def _drop_link_objrs(pdf: pikepdf.Pdf) -> None:

@@ -87,9 +87,11 @@ def build(
     variant: str | None = DEFAULT_VARIANT,
     page_list: bool = True,
     progress: Progress = lambda _stage: None,
+    printer: str | None = None,
 ) -> BuildResult:
     """Every requested output, in memory. The EPUB's print page list needs the print layout, so it is
-    laid out (or taken from the cache) whenever an EPUB is wanted, unless `page_list` is off."""
+    laid out (or taken from the cache) whenever an EPUB is wanted, unless `page_list` is off.
+    `printer` overrides book.yaml's `print.printer` (printers.py)."""
     progress("load")
     cache = Cache.for_project(project.source.parent)
     early = load_book(project.source) if {"epub", "kepub", "cover"} & set(formats) else None
@@ -97,7 +99,7 @@ def build(
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
             stack.callback(front_cover.cancel)
-        validated = check(project, save_memos=True)
+        validated = _for_printer(check(project, save_memos=True), printer)
         if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
             front_cover.cancel()
             front_cover = _front_cover(project, cache, validated.companion.book, edition)
@@ -140,7 +142,10 @@ def build(
             front = front_cover.result()  # drawn on the other core meanwhile
         if "cover" in wanted and layout is not None:
             outputs.append(
-                Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout))
+                Output(
+                    f"{slug}-cover.pdf",
+                    _wrap_cover(project, cache, validated, edition, layout, cover_variant(variant, validated)),
+                )
             )
             outputs.append(Output(f"{slug}-cover.jpg", front))
         if rendered is not None:
@@ -240,14 +245,42 @@ def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic,
         return exc.diagnostics
 
 
+def _for_printer(validated: Validated, printer: str | None) -> Validated:
+    """The book as if book.yaml named `printer` (--printer)."""
+    book = validated.companion.book
+    if printer is None or printer == book.print.printer:
+        return validated
+    settings = book.print.model_copy(update={"printer": printer})
+    companion = validated.companion.model_copy(update={"book": book.model_copy(update={"print": settings})})
+    return dataclasses.replace(validated, companion=companion)
+
+
+def cover_variant(variant: str | None, validated: Validated) -> str:
+    """The cover's PDF variant: the one asked for if it is a PDF/X; otherwise the first PDF/X the
+    printer takes (PDF/X-1a for IngramSpark and the default), or PDF/UA-1 for a printer that takes
+    any PDF (KDP)."""
+    from .printers import printer
+
+    if variant and variant.startswith("pdf/x"):
+        return variant
+    accepted = printer(validated.companion.book.print.printer).variants
+    return next((v for v in accepted if v.startswith("pdf/x")), DEFAULT_VARIANT)
+
+
 def _wrap_cover(
-    project: Project, cache: Cache, validated: Validated, edition: Edition, layout: PrintLayout
+    project: Project,
+    cache: Cache,
+    validated: Validated,
+    edition: Edition,
+    layout: PrintLayout,
+    variant: str,
 ) -> bytes:
     book = validated.companion.book
     review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
     key = digest(
         _cover_key(project, validated.companion.book, edition),
         "wrap",
+        variant,
         layout.page_count,
         review.model_dump() if review else None,
     )
@@ -256,7 +289,9 @@ def _wrap_cover(
         "cover",
         key,
         ".pdf",
-        lambda: _cover().wrap_pdf(book, review, layout.page_count, project.styles, edition_note=edition.note),
+        lambda: _cover().wrap_pdf(
+            book, review, layout.page_count, project.styles, edition_note=edition.note, variant=variant
+        ),
     )
 
 

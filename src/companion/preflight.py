@@ -41,8 +41,10 @@ def kind_of(path: Path) -> str:
     return "unknown"
 
 
-def preflight(path: Path, *, ace: bool = True, any_fonts: bool = False, usage: bool = False) -> Report:
-    """Every finding for the EPUB or PDF at `path`."""
+def preflight(
+    path: Path, *, ace: bool = True, any_fonts: bool = False, usage: bool = False, printer: str | None = None
+) -> Report:
+    """Every finding for the EPUB or PDF at `path`; a PDF is also judged by the `printer`'s rules."""
     if not path.is_file():
         return Report(path, "unknown", (diagnostic(path, "P015", "no such file"),))
     try:
@@ -54,5 +56,12 @@ def preflight(path: Path, *, ace: bool = True, any_fonts: bool = False, usage: b
         return Report(path, kind, tuple(check_epub(path, ace=ace, usage=usage)), "EPUB", checks)
     if kind == "pdf":
         findings, summary = check_pdf(path, any_fonts=any_fonts)
-        return Report(path, kind, tuple(findings), str(summary or ""), ("PDF preflight",))
+        checks: tuple[str, ...] = ("PDF preflight",)
+        if printer is not None and summary is not None:
+            from .preflight_print import check_printer
+            from .printers import printer as profile
+
+            findings += check_printer(path, profile(printer))
+            checks += (f"printer: {profile(printer).label}",)
+        return Report(path, kind, tuple(findings), str(summary or ""), checks)
     return Report(path, kind, (diagnostic(path, "P015", "not a PDF (%PDF-) or an EPUB (zip with mimetype)"),))
