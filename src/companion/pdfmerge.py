@@ -294,5 +294,8 @@ class _Merger:
         if "/ParentTreeNextKey" in self.tree:
             self.tree.ParentTreeNextKey = self.next_key
         out = io.BytesIO()
-        self.pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        if finishing.variant in pdfprint.pdfx.STRICT:  # PDF 1.4: no object streams
+            self.pdf.save(out, deterministic_id=True, force_version="1.4")
+        else:
+            self.pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
         return out.getvalue()

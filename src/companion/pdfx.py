@@ -36,7 +36,7 @@ def finish(data: bytes, variant: str) -> bytes:
     pdf = pikepdf.open(io.BytesIO(data))
     conform(pdf, variant)
     out = io.BytesIO()
-    pdf.save(out, deterministic_id=True)
+    pdf.save(out, deterministic_id=True, force_version="1.4")
     return out.getvalue()
 
 
