@@ -132,6 +132,8 @@ def build(
         )
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
+    for note in result.notes:
+        click.echo(note, err=True)
     for path in pipeline.write(result, out_dir):
         click.echo(str(path))
 

@@ -63,6 +63,8 @@ CODES: dict[str, Code] = {
     "C033": Code("warning", "image resolution too low for print"),
     "C034": Code("error", "SVG contains scripts or external references"),
     "C036": Code("warning", "a printed line runs past its measure", "break the long word or shorten it"),
+    "C060": Code("error", "ISBN is not an ISBN-13", "13 digits starting 978 or 979; hyphens are allowed"),
+    "C061": Code("error", "ISBN check digit is wrong"),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

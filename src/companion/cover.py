@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import inks, markdown, pdfx, printers
+from . import ean, inks, markdown, pdfx, printers
 from .errors import CompanionError, diagnostic
 from .fetcher import RestrictedFetcher
 from .model import PAPER_CALIPER, Book, Review
@@ -165,12 +165,25 @@ def wrap_pdf(
                 spine_font=spine_font * (scales[2] if spine_text else 1.0),
                 review=review,
                 review_html=_paragraphs(review.text) if review else (),
+                barcode=_barcode(book, geo),
                 front_scale=scales[0],
                 back_scale=scales[1],
             )
         )
 
     return _fit(build, tuple(areas), styles, variant)
+
+
+BARCODE_PADDING = 0.08
+"""White space inside the barcode area around the barcode, inches."""
+
+
+def _barcode(book: Book, geo: dict[str, float]) -> Markup | None:
+    """The ISBN's EAN-13 (and add-on) for the barcode area; None without an ISBN (area left clear)."""
+    if book.isbn is None:
+        return None
+    width, height = geo["barcode_w"] - 2 * BARCODE_PADDING, geo["barcode_h"] - 2 * BARCODE_PADDING
+    return ean.svg(book.isbn, book.isbn_addon, width, height, "EB Garamond")
 
 
 def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float]:

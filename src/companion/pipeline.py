@@ -34,6 +34,10 @@ FULL_EDITION = Edition()
 DEFAULT_VARIANT = "pdf/ua-1"
 """Tagged, with the XMP title and PDF/UA identification accessibility checkers look for."""
 Progress = Callable[[str], None]
+NO_ISBN = (
+    "note: no `isbn` in book.yaml: the barcode area on the back cover is left clear "
+    "(KDP and IngramSpark can place their own barcode there)"
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class BuildResult:
     outputs: tuple[Output, ...]
     warnings: tuple[Diagnostic, ...]
     page_count: int = 0
+    notes: tuple[str, ...] = ()
+    """What the build wants the author to know that is not a problem (printed on stderr)."""
 
 
 def check(project: Project, *, save_memos: bool = False) -> Validated:
@@ -172,7 +178,8 @@ def build(
                 outputs.insert(0, Output(f"{slug}.pdf", data))
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
-        return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0)
+        notes = (NO_ISBN,) if "cover" in wanted and validated.companion.book.isbn is None else ()
+        return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0, notes)
 
 
 MIN_DPI = 300
