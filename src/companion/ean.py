@@ -46,7 +46,7 @@ def ean13_modules(digits: str) -> str:
 
 
 def addon_modules(digits: str) -> str:
-    """The 47 modules of a 5-digit add-on."""
+    """The 48 modules of a 5-digit add-on (start 01011, five digits, separators 01)."""
     check = (3 * sum(int(d) for d in digits[0::2]) + 9 * sum(int(d) for d in digits[1::2])) % 10
     codes = [(_L if kind == "L" else _G)[int(d)] for kind, d in zip(_ADDON[check], digits, strict=True)]
     return "01011" + "01".join(codes)
@@ -68,7 +68,7 @@ def svg(isbn: str, addon: str | None, width_in: float, height_in: float, font: s
     """An inline SVG of the barcode that fits `width_in` x `height_in`, on white."""
     digits = normalise(isbn)
     main = ean13_modules(digits)
-    total = QUIET_LEFT + len(main) + QUIET_RIGHT + (ADDON_GAP + 47 - QUIET_RIGHT + 5 if addon else 0)
+    total = QUIET_LEFT + len(main) + QUIET_RIGHT + (ADDON_GAP + 48 - QUIET_RIGHT + 5 if addon else 0)
     module = min(MODULE_MM / 25.4, width_in / total)
     if module < MODULE_MM / 25.4 * MIN_MAGNIFICATION - 1e-9:
         raise ValueError("the barcode area is too small for the barcode")

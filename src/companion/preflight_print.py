@@ -83,7 +83,7 @@ def check_printer(path: Path, profile: Printer) -> list[Diagnostic]:
             found += _pdfx_rules(path, pdf, walked, variant or "PDF/X-1a")
         if cover and "any" not in profile.variants and variant is None:
             accepted = " or ".join(v.upper().replace("PDF/X-1A", "PDF/X-1a") for v in profile.variants)
-            found.append(diagnostic(path, "P047", f"the cover is not a PDF/X ({profile.label} takes {accepted})"))
+            found.append(diagnostic(path, "P047", f"the cover is not a PDF/X (for {profile.label}: {accepted})"))
     return found
 
 
@@ -165,7 +165,7 @@ def _walk_stream(owner: Any, walked: _Walked, scale: float, seen: set[tuple[int,
     resources = owner.get("/Resources")
     stack = [scale]
     width = 1.0
-    rects: list[float] = []
+    rects: list[tuple[float, float, float, float, float]] = []
     try:
         instructions = pikepdf.parse_content_stream(owner)
     except pikepdf.PdfError:
@@ -191,9 +191,10 @@ def _walk_stream(owner: Any, walked: _Walked, scale: float, seen: set[tuple[int,
         elif op in ("S", "s") and width > 0:
             walked.thinnest = min(walked.thinnest, width * stack[-1])
         elif op == "re":
-            rects.append(min(abs(float(operands[2])), abs(float(operands[3]))) * stack[-1])
+            x, y, w, h = (float(v) for v in operands[:4])
+            rects.append((min(x, x + w), min(y, y + h), max(x, x + w), max(y, y + h), stack[-1]))
         elif op in ("f", "f*", "F", "B", "B*"):
-            walked.thinnest = min([walked.thinnest, *(r for r in rects if r > 0)])
+            walked.thinnest = min(walked.thinnest, _thinnest_fill(rects, even_odd=op.endswith("*")))
             rects = []
         elif op == "n":
             rects = []
@@ -218,6 +219,18 @@ def _walk_stream(owner: Any, walked: _Walked, scale: float, seen: set[tuple[int,
                 if isinstance(group, Dictionary) and group.get("/S") == Name.Transparency:
                     walked.groups += 1
                 _walk_stream(xobject, walked, stack[-1], seen)
+
+
+def _thinnest_fill(rects: list[tuple[float, float, float, float, float]], *, even_odd: bool) -> float:
+    """The thinnest line a fill of these rectangles draws: the narrower side of a lone rectangle, or,
+    for a border (WeasyPrint fills the outer rectangle minus the inner one, even-odd), the narrowest
+    gap between their edges."""
+    if even_odd and len(rects) == 2:
+        (a, b) = rects
+        gaps = [abs(a[i] - b[i]) * a[4] for i in range(4)]
+        return min([g for g in gaps if g > 1e-6], default=math.inf)
+    sides = [min(r[2] - r[0], r[3] - r[1]) * r[4] for r in rects]
+    return min([side for side in sides if side > 1e-6], default=math.inf)
 
 
 def _rgb(path: Path, walked: list[_Walked]) -> list[Diagnostic]:
@@ -375,7 +388,7 @@ def _pdfx_rules(path: Path, pdf: pikepdf.Pdf, walked: list[_Walked], variant: st
     found = []
     opentype = sorted(
         {
-            str(obj.get("/FontName", "?")).lstrip("/")
+            re.sub(r"^[A-Z]{6}\+", "", str(obj.get("/FontName", "?")).lstrip("/"))
             for obj in pdf.objects
             if isinstance(obj, Dictionary)
             and obj.get("/Type") == Name.FontDescriptor
@@ -425,10 +438,11 @@ def _labels(path: Path, pdf: pikepdf.Pdf) -> list[Diagnostic]:
     if "/PageLabels" not in pdf.Root:
         return [diagnostic(path, "P048", "no page labels (/PageLabels): a viewer's page numbers are not the folios")]
     labels = [page.label for page in pdf.pages]
-    printed: dict[int, str] = {}
+    lowest: dict[int, tuple[float, str]] = {}
     for number, trim, rect, text in _text_rects(path):
-        if rect[3] < trim[1] + 1.0 * PT and _FOLIO.match(text):
-            printed[number] = text
+        if text and rect[3] < trim[1] + 1.0 * PT and rect[1] < lowest.get(number, (math.inf, ""))[0]:
+            lowest[number] = (rect[1], text)
+    printed = {number: text for number, (_, text) in lowest.items() if _FOLIO.match(text)}
     wrong = [(n, folio, labels[n - 1]) for n, folio in sorted(printed.items()) if labels[n - 1] != folio]
     if not wrong:
         return []
