@@ -685,7 +685,9 @@ def test_c060_c061_isbn_must_be_an_isbn13_with_its_check_digit(src: Path) -> Non
     book = (src / "book.yaml").read_text()
     write(src / "book.yaml", book + "isbn: 978-1-4028-9462\n")
     err = problems()
-    assert "source/book.yaml:12:7: error C060: the ISBN `978-1-4028-9462` is not an ISBN-13 (12 digits)\n" in err
+    assert (
+        "source/book.yaml:12:7: error C060: the ISBN `978-1-4028-9462` is not an ISBN-13 (12 digits)\n" in err
+    )
     assert "    hint: write the 13 digits starting 978 or 979, such as 978-1-4028-9462-6\n" in err
     write(src / "book.yaml", book + "isbn: 978-1-4028-9462-7\n")
     err = problems()

@@ -62,12 +62,17 @@ def test_trim_sizes_text_only_page_is_the_trim(tmp_path: Path, trim: str, size: 
 def test_bleed_on_request_is_on_the_outer_edges_only_and_mirrored(tmp_path: Path) -> None:
     """KDP's page size with bleed: trim + 0.125 in wide, + 0.25 in tall; none in the gutter."""
     source = make_tiny(tmp_path, styles=True)
-    (source / "book.yaml").write_text((source / "book.yaml").read_text() + "print:\n  trim: 6x9\n  bleed: true\n")
+    (source / "book.yaml").write_text(
+        (source / "book.yaml").read_text() + "print:\n  trim: 6x9\n  bleed: true\n"
+    )
     result = pipeline.build(pipeline.Project.at(source), ("pdf",))
     reader = PdfReader(io.BytesIO(result.outputs[0].data))
     for number, page in enumerate(reader.pages, start=1):
         media, trim = page.mediabox, page.trimbox
-        assert (float(media.width) / PT, float(media.height) / PT) == (pytest.approx(6.125), pytest.approx(9.25))
+        assert (float(media.width) / PT, float(media.height) / PT) == (
+            pytest.approx(6.125),
+            pytest.approx(9.25),
+        )
         assert (float(trim.width) / PT, float(trim.height) / PT) == (pytest.approx(6), pytest.approx(9))
         assert page.bleedbox == media
         assert float(trim.bottom - media.bottom) / PT == pytest.approx(0.125)

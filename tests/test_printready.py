@@ -77,7 +77,11 @@ def test_interior_page_is_the_trim_and_nothing_is_rgb(built: Path) -> None:
     for number, page in enumerate(pdf.pages, start=1):
         assert list(page.MediaBox) == list(page.TrimBox) == list(page.BleedBox) == [0, 0, 396, 612]
         painted = _painted(page.obj, set())
-        rgb = [op for op, args in painted if op in ("rg", "RG") or (op in ("cs", "CS") and args[0] == "/DeviceRGB")]
+        rgb = [
+            op
+            for op, args in painted
+            if op in ("rg", "RG") or (op in ("cs", "CS") and args[0] == "/DeviceRGB")
+        ]
         assert not rgb, f"page {number}: {rgb[:3]}"
         assert all(args[0] in ("/DeviceGray", "None") for op, args in painted if op == "Image")
         cmyk_black += sum(op == "scn" and [float(a) for a in args] == [0, 0, 0, 1] for op, args in painted)
@@ -152,7 +156,9 @@ def test_page_labels_are_the_folios(built: Path) -> None:
 
 def test_heads_and_folios_are_artifacts_and_outloud_is_clean(built: Path) -> None:
     pdf = pikepdf.open(built / f"{SLUG}.pdf")
-    artifacts = sum(page.Contents.read_bytes().count(b"/Artifact <</Type /Pagination>> BDC") for page in pdf.pages)
+    artifacts = sum(
+        page.Contents.read_bytes().count(b"/Artifact <</Type /Pagination>> BDC") for page in pdf.pages
+    )
     assert artifacts > 40
     outloud = shutil.which("outloud", path=str(Path(sys.executable).parent))
     assert outloud is not None, "outloud is a dev dependency"
@@ -242,22 +248,28 @@ def test_opentype_fonts_become_cid_keyed_cff_and_print_the_same(tmp_path: Path) 
 
     fonts = FontConfiguration()
     css = CSS(
-        string='@font-face { font-family: G; src: url(fonts/EBGaramond12-Regular.otf) } html { font: 30pt G }'
+        string="@font-face { font-family: G; src: url(fonts/EBGaramond12-Regular.otf) } html { font: 30pt G }"
         "@page { size: 6in 2in }",
         base_url=str(ROOT / "styles") + "/",
         font_config=fonts,
     )
-    html = HTML(string=f'<html lang="en"><head><title>t</title>{META}</head><body>Kathy — fi ffl 1984</body></html>')
+    html = HTML(
+        string=f'<html lang="en"><head><title>t</title>{META}</head><body>Kathy — fi ffl 1984</body></html>'
+    )
     before = html.render(stylesheets=[css], font_config=fonts).write_pdf(pdf_variant="pdf/x-1a")
     after = pdfx.finish(before, "pdf/x-1a")
     assert b"/OpenType" in before and b"/OpenType" not in after and b"/CIDFontType0C" in after
     renders = []
     for name, data in (("before", before), ("after", after)):
         (tmp_path / f"{name}.pdf").write_bytes(data)
-        subprocess.run(["pdftoppm", "-r", "50", "-png", str(tmp_path / f"{name}.pdf"), str(tmp_path / name)], check=True)
+        subprocess.run(
+            ["pdftoppm", "-r", "50", "-png", str(tmp_path / f"{name}.pdf"), str(tmp_path / name)], check=True
+        )
         renders.append((tmp_path / f"{name}-1.png").read_bytes())
     assert renders[0] == renders[1]
-    fonts_listed = subprocess.run(["pdffonts", str(tmp_path / "after.pdf")], capture_output=True, text=True).stdout
+    fonts_listed = subprocess.run(
+        ["pdffonts", str(tmp_path / "after.pdf")], capture_output=True, text=True
+    ).stdout
     assert "CID Type 0C " in fonts_listed and "(OT)" not in fonts_listed
 
 
@@ -275,7 +287,11 @@ def test_ean13_from_the_standard_tables() -> None:
 @pytest.mark.parametrize(
     ("isbn", "code", "message"),
     [
-        ("978-1-4028-9462-7", "C061", "the ISBN `978-1-4028-9462-7` has the check digit 7; its first 12 digits call for 6"),
+        (
+            "978-1-4028-9462-7",
+            "C061",
+            "the ISBN `978-1-4028-9462-7` has the check digit 7; its first 12 digits call for 6",
+        ),
         ("123-4-5678-9012-8", "C060", "the ISBN `123-4-5678-9012-8` is not an ISBN-13 (13 digits)"),
         ("978-1-4028-9462", "C060", "the ISBN `978-1-4028-9462` is not an ISBN-13 (12 digits)"),
     ],
@@ -300,7 +316,9 @@ def test_barcode_decodes_to_the_isbn_and_add_on(project: Path) -> None:
     cover.write_bytes(next(o.data for o in result.outputs if o.name.endswith("-cover.pdf")))
     subprocess.run(["pdftoppm", "-r", "300", "-png", str(cover), str(project / "cover")], check=True)
     decoded = subprocess.run(
-        ["zbarimg", "-q", "--set", "ean5.enable=1", str(project / "cover-1.png")], capture_output=True, text=True
+        ["zbarimg", "-q", "--set", "ean5.enable=1", str(project / "cover-1.png")],
+        capture_output=True,
+        text=True,
     ).stdout.split()
     assert sorted(decoded) == ["EAN-13:9781402894626", "EAN-5:51299"]
     pdf = pikepdf.open(cover)
@@ -328,7 +346,8 @@ def test_preflight_catches_a_wrong_interior(tmp_path: Path) -> None:
         tmp_path,
         "interior.pdf",
         '<p>Words near the edge.</p><p style="break-before: page; border-top: 0.1pt solid black">More.</p>',
-        "@page { size: 5.5in 8.5in; bleed: 0.125in; margin: 0.2in; @bottom-center { content: counter(page) } }"
+        "@page { size: 5.5in 8.5in; bleed: 0.125in; margin: 0.2in;"
+        " @bottom-center { content: counter(page) } }"
         "html { color: black }",
     )
     found = {d.code: d.message for d in check_printer(path, printers.printer("default"))}
@@ -351,7 +370,10 @@ def test_preflight_catches_labels_that_are_not_the_folios(built: Path, tmp_path:
     pdf.save(tmp_path / "labels.pdf")
     found = [(d.code, d.message) for d in check_printer(tmp_path / "labels.pdf", printers.printer("kdp"))]
     assert len(found) == 1 and found[0][0] == "P048"
-    pattern = r'page labels differ from the printed folios on pages [0-9, –]+ \(page 5 prints "v", its label is "5"\)'
+    pattern = (
+        r"page labels differ from the printed folios on pages [0-9, –]+ "
+        r'\(page 5 prints "v", its label is "5"\)'
+    )
     assert re.fullmatch(pattern, found[0][1]), found
 
 
@@ -360,7 +382,8 @@ def test_preflight_catches_an_rgb_cover_not_pdfx(tmp_path: Path) -> None:
         tmp_path,
         "cover.pdf",
         "<p>Cover</p>",
-        "@page { size: 11.25in 8.5in; bleed: 0.125in; margin: 1in; background: #1f2f3a } html { color: #f4ede0 }",
+        "@page { size: 11.25in 8.5in; bleed: 0.125in; margin: 1in; background: #1f2f3a }"
+        "html { color: #f4ede0 }",
     )
     found = [(d.code, d.message) for d in check_printer(path, printers.printer("ingramspark"))]
     assert found == [
@@ -398,8 +421,9 @@ def test_preflight_catches_opentype_fonts_in_pdfx(tmp_path: Path) -> None:
 
     fonts = FontConfiguration()
     css = CSS(
-        string="@font-face { font-family: G; src: url(fonts/EBGaramond12-Regular.otf) } html { font-family: G;"
-        " color: device-cmyk(0 0 0 1) } @page { size: 11.25in 8.5in; bleed: 0.125in; margin: 1in }",
+        string="@font-face { font-family: G; src: url(fonts/EBGaramond12-Regular.otf) }"
+        "html { font-family: G; color: device-cmyk(0 0 0 1) }"
+        "@page { size: 11.25in 8.5in; bleed: 0.125in; margin: 1in }",
         base_url=str(ROOT / "styles") + "/",
         font_config=fonts,
     )

@@ -97,10 +97,16 @@ CODES: dict[str, Code] = {
         "an interior is the trim, or trim + bleed on the top, bottom and outside only",
     ),
     "P041": Code("error", "RGB in a black-and-white interior", "use gray or K-only colours"),
-    "P042": Code("error", "cover ink coverage above the printer's limit", "convert through an ink-limited profile"),
-    "P043": Code("error", "cover not CMYK", "give the cover's colours in CMYK, or let companion convert them"),
+    "P042": Code(
+        "error", "cover ink coverage above the printer's limit", "convert through an ink-limited profile"
+    ),
+    "P043": Code(
+        "error", "cover not CMYK", "give the cover's colours in CMYK, or let companion convert them"
+    ),
     "P044": Code(
-        "error", "text outside the printer's live area", "keep text, running heads and folios inside the margins"
+        "error",
+        "text outside the printer's live area",
+        "keep text, running heads and folios inside the margins",
     ),
     "P045": Code("error", "line too thin to print", "draw lines at least 0.25 pt wide"),
     "P046": Code("error", "not allowed in this PDF/X variant"),

@@ -92,7 +92,11 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
         return (
             environment()
             .get_template("cover_front.html")
-            .render(**_common(book, edition_note, _colours(book, styles, inks.css_rgb)), geo=geo, front_scale=scales[0])
+            .render(
+                **_common(book, edition_note, _colours(book, styles, inks.css_rgb)),
+                geo=geo,
+                front_scale=scales[0],
+            )
         )
 
     pdf = _fit(build, areas, styles, "pdf/ua-1")
@@ -295,7 +299,9 @@ def _fit(
             steps[i] += 1
 
 
-def _output_intent(variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object]) -> list[Any]:
+def _output_intent(
+    variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object]
+) -> list[Any]:
     """A PDF/X cover declares the ink-limited profile as its OutputIntent."""
     from weasyprint import CSS
 

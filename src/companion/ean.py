@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-_L = ("0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011")
+_L = (
+    "0001101",
+    "0011001",
+    "0010011",
+    "0111101",
+    "0100011",
+    "0110001",
+    "0101111",
+    "0111011",
+    "0110111",
+    "0001011",
+)
 _G = tuple(code[::-1].translate(str.maketrans("01", "10")) for code in _L)
 _R = tuple(code.translate(str.maketrans("01", "10")) for code in _L)
 _FIRST = ("LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG", "LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL")
@@ -72,7 +83,7 @@ def svg(isbn: str, addon: str | None, width_in: float, height_in: float, font: s
     module = min(MODULE_MM / 25.4, width_in / total)
     if module < MODULE_MM / 25.4 * MIN_MAGNIFICATION - 1e-9:
         raise ValueError("the barcode area is too small for the barcode")
-    unit = module  # inches per module
+    unit: float = module  # inches per module
     text_h = 9 * unit  # the digit line
     head_h = 9 * unit  # the "ISBN ..." line above
     bars = min(BAR_HEIGHT_MM / 25.4 * module / (MODULE_MM / 25.4), height_in - text_h - head_h - 2 * unit)
@@ -96,25 +107,30 @@ def svg(isbn: str, addon: str | None, width_in: float, height_in: float, font: s
         for x, d in zip(texts, digits, strict=True)
     ]
     human = f"ISBN {digits[:3]}-{digits[3:]}"
-    labels.append(f'<text x="{QUIET_LEFT * unit:.4f}" y="{head_h:.4f}" font-size="{size:.4f}">{escape(human)}</text>')
+    labels.append(
+        f'<text x="{QUIET_LEFT * unit:.4f}" y="{head_h:.4f}" font-size="{size:.4f}">{escape(human)}</text>'
+    )
     if addon:
         offset = QUIET_LEFT + len(main) + ADDON_GAP
         for start, width in _runs(addon_modules(addon)):
             x = (offset + start) * unit
             rects.append(
-                f'<rect x="{x:.4f}" y="{top + text_h:.4f}" width="{width * unit:.4f}" height="{bars - text_h + 5 * unit:.4f}"/>'
+                f'<rect x="{x:.4f}" y="{top + text_h:.4f}" width="{width * unit:.4f}" '
+                f'height="{bars - text_h + 5 * unit:.4f}"/>'
             )
         labels.append(
-            f'<text x="{(offset + 4) * unit:.4f}" y="{top + text_h - unit:.4f}" font-size="{size:.4f}">{addon}</text>'
+            f'<text x="{(offset + 4) * unit:.4f}" y="{top + text_h - unit:.4f}" '
+            f'font-size="{size:.4f}">{addon}</text>'
         )
-    width = total * unit
-    height = top + bars + text_h + unit
+    svg_w = total * unit
+    svg_h = top + bars + text_h + unit
     # Digits as <text> are laid out by WeasyPrint; text-anchor other than start would put them in a
     # transparency group (see pdfx.py), so each digit is placed at its own x.
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="barcode-svg" width="{width:.4f}in" height="{height:.4f}in" '
-        f'viewBox="0 0 {width:.4f} {height:.4f}" role="img" aria-label="{escape(human)}">'
-        f'<rect x="0" y="0" width="{width:.4f}" height="{height:.4f}" fill="device-cmyk(0 0 0 0)"/>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="barcode-svg" '
+        f'width="{svg_w:.4f}in" height="{svg_h:.4f}in" '
+        f'viewBox="0 0 {svg_w:.4f} {svg_h:.4f}" role="img" aria-label="{escape(human)}">'
+        f'<rect x="0" y="0" width="{svg_w:.4f}" height="{svg_h:.4f}" fill="device-cmyk(0 0 0 0)"/>'
         f'<g fill="{INK}">{"".join(rects)}</g>'
         f'<g fill="{INK}" font-family="{escape(font)}">{"".join(labels)}</g></svg>'
     )

@@ -95,7 +95,11 @@ def gray_raster(data: bytes, suffix: str) -> bytes:
     source = ImageCms.ImageCmsProfile(io.BytesIO(profile)) if profile else ImageCms.createProfile("sRGB")
     try:
         lab = ImageCms.profileToProfile(
-            rgb, source, ImageCms.createProfile("LAB"), outputMode="LAB", renderingIntent=0
+            rgb,
+            source,
+            ImageCms.createProfile("LAB"),
+            outputMode="LAB",
+            renderingIntent=ImageCms.Intent.PERCEPTUAL,
         )
     except ImageCms.PyCMSError:  # a profile littleCMS cannot use with RGB data: take the pixels as sRGB
         lab = ImageCms.applyTransform(rgb, _to_lab())

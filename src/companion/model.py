@@ -76,7 +76,8 @@ class PrintSettings(Model):
         return TRIMS[self.trim]
 
 
-COLOUR_PATTERN = r"^(#[0-9a-fA-F]{6}|device-cmyk\(\s*(0|1|0?\.[0-9]+|[0-9]{1,2}(\.[0-9]+)?%|100%)(\s+(0|1|0?\.[0-9]+|[0-9]{1,2}(\.[0-9]+)?%|100%)){3}\s*\))$"
+_INK = r"(0|1|0?\.[0-9]+|[0-9]{1,2}(\.[0-9]+)?%|100%)"
+COLOUR_PATTERN = rf"^(#[0-9a-fA-F]{{6}}|device-cmyk\(\s*{_INK}(\s+{_INK}){{3}}\s*\))$"
 """`#rrggbb` (sRGB, converted for print through the cover's ink-limited profile, inks.py) or
 `device-cmyk(c m y k)` (used as given on the print cover)."""
 

@@ -64,8 +64,8 @@ def artifacts(pdf: pikepdf.Pdf, elements: Iterable[Object], parent_tree: dict[in
     array of elements by MCID) loses them."""
     wanted: dict[tuple[int, int], set[int]] = defaultdict(set)
     for element in elements:
-        for page, mcid in _marked(element):
-            wanted[page].add(mcid)
+        for where, mcid in _marked(element):
+            wanted[where].add(mcid)
     if not wanted:
         return
     for page in pdf.pages:
@@ -111,7 +111,11 @@ def bleed_boxes(pdf: pikepdf.Pdf, bleed_in: float) -> None:
     for number, page in enumerate(pdf.pages, start=1):
         x0, y0, x1, y1 = (float(v) for v in page.obj.MediaBox)
         right_hand = number % 2 == 1
-        trim = [x0, y0 + bleed, x1 - bleed, y1 - bleed] if right_hand else [x0 + bleed, y0 + bleed, x1, y1 - bleed]
+        trim = (
+            [x0, y0 + bleed, x1 - bleed, y1 - bleed]
+            if right_hand
+            else [x0 + bleed, y0 + bleed, x1, y1 - bleed]
+        )
         page.obj.TrimBox = Array(trim)
         page.obj.BleedBox = Array([x0, y0, x1, y1])
 

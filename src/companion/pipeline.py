@@ -150,7 +150,9 @@ def build(
             outputs.append(
                 Output(
                     f"{slug}-cover.pdf",
-                    _wrap_cover(project, cache, validated, edition, layout, cover_variant(variant, validated)),
+                    _wrap_cover(
+                        project, cache, validated, edition, layout, cover_variant(variant, validated)
+                    ),
                 )
             )
             outputs.append(Output(f"{slug}-cover.jpg", front))
@@ -258,7 +260,7 @@ def _for_printer(validated: Validated, printer: str | None) -> Validated:
     if printer is None or printer == book.print.printer:
         return validated
     settings = book.print.model_copy(update={"printer": printer})
-    companion = validated.companion.model_copy(update={"book": book.model_copy(update={"print": settings})})
+    companion = dataclasses.replace(validated.companion, book=book.model_copy(update={"print": settings}))
     return dataclasses.replace(validated, companion=companion)
 
 

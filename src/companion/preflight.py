@@ -56,12 +56,12 @@ def preflight(
         return Report(path, kind, tuple(check_epub(path, ace=ace, usage=usage)), "EPUB", checks)
     if kind == "pdf":
         findings, summary = check_pdf(path, any_fonts=any_fonts)
-        checks: tuple[str, ...] = ("PDF preflight",)
+        done: tuple[str, ...] = ("PDF preflight",)
         if printer is not None and summary is not None:
             from .preflight_print import check_printer
             from .printers import printer as profile
 
             findings += check_printer(path, profile(printer))
-            checks += (f"printer: {profile(printer).label}",)
-        return Report(path, kind, tuple(findings), str(summary or ""), checks)
+            done += (f"printer: {profile(printer).label}",)
+        return Report(path, kind, tuple(findings), str(summary or ""), done)
     return Report(path, kind, (diagnostic(path, "P015", "not a PDF (%PDF-) or an EPUB (zip with mimetype)"),))

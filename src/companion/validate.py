@@ -128,7 +128,8 @@ def _check_isbn(companion: Companion, problems: list[Diagnostic]) -> None:
             diagnostic(
                 where,
                 "C061",
-                f"the ISBN `{book.isbn}` has the check digit {digits[12]}; its first 12 digits call for {expected}",
+                f"the ISBN `{book.isbn}` has the check digit {digits[12]}; "
+                f"its first 12 digits call for {expected}",
                 "copy the ISBN again from your ISBN agency's record",
             )
         )
