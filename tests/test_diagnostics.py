@@ -480,7 +480,7 @@ def test_c025_characters_the_fonts_cannot_show_warn(src: Path, tmp_path: Path) -
     assert err.endswith(
         "01-one.md:7:9: warning C025: the bundled fonts cannot show 😀 (U+1F600), ש (U+05E9), ל (U+05DC), "
         "ו (U+05D5), ם (U+05DD)\n"
-        "    hint: a fallback font will be used, if the reader has one; consider rephrasing\n"
+        "    hint: print shows a box in its place, an e-reader its own font if it has one; consider rephrasing\n"
     )
 
 
@@ -697,3 +697,104 @@ def test_c060_c061_isbn_must_be_an_isbn13_with_its_check_digit(src: Path) -> Non
     ) in err
     write(src / "book.yaml", book + "isbn: 978-1-4028-9462-6\nisbn_addon: '5129'\n")
     assert "source/book.yaml:13:13: error C014: `isbn_addon` is not valid (found `5129`)\n" in problems()
+
+
+# --- fonts (styles/ @font-face rules; fonts in built files) -------------------------------------
+
+
+def styled(src: Path) -> Path:
+    """The bundled styles/ beside the tiny companion; returns the styles folder."""
+    styles = src.parent / "styles"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "styles", styles)
+    return styles
+
+
+def test_c037_missing_or_damaged_bundled_font(src: Path) -> None:
+    styles = styled(src)
+    (styles / "fonts" / "EBGaramond12-Italic.otf").unlink()
+    (styles / "fonts" / "EBGaramond12-AllSC.otf").write_bytes(b"not a font at all")
+    err = problems()
+    assert (
+        "styles/base.css:12:8: error C037: the font `fonts/EBGaramond12-Italic.otf` of @font-face `EB Garamond 12` does not exist\n"
+        "    hint: put the font file in styles/fonts/ (fonts are never taken from the system)\n"
+    ) in err
+    assert (
+        "styles/base.css:20:8: error C037: the font `fonts/EBGaramond12-AllSC.otf` of @font-face `EB Garamond 12 All SC` is not a font fontTools can read (damaged, or not a font)\n"
+    ) in err
+    assert "styles/cover.css:15:8: error C037: the font `fonts/EBGaramond12-Italic.otf`" in err
+
+
+def test_c037_a_build_whose_font_is_missing_fails_instead_of_using_a_system_font(
+    src: Path, tmp_path: Path
+) -> None:
+    styles = styled(src)
+    (styles / "fonts" / "EBGaramond12-Regular.otf").unlink()
+    code, err = build_pdf(tmp_path)
+    assert code == 1, err
+    assert (
+        "styles/base.css:6:8: error C037: the font `fonts/EBGaramond12-Regular.otf` of @font-face `EB Garamond 12` does not exist\n"
+    ) in err
+    assert not (tmp_path / "dist" / "tiny.pdf").exists()
+
+
+def test_c037_a_font_face_without_a_file(src: Path) -> None:
+    styles = styled(src)
+    sheet = styles / "epub.css"
+    sheet.write_text(sheet.read_text() + '@font-face { font-family: "Other"; src: local("Other"); }\n')
+    lines = sheet.read_text().count("\n")
+    assert (
+        f"styles/epub.css:{lines}:1: error C037: @font-face `Other` names no font file under styles/\n"
+        '    hint: give it a family and `src: url("fonts/NAME.otf")`\n'
+    ) in problems()
+
+
+def test_c039_font_face_family_that_is_not_the_fonts_own_name(src: Path) -> None:
+    styles = styled(src)
+    sheet = styles / "epub.css"
+    sheet.write_text(
+        sheet.read_text()
+        + '@font-face { font-family: "Garamond"; src: url("fonts/EBGaramond12-Regular.otf"); }\n'
+    )
+    lines = sheet.read_text().count("\n")
+    code, err = run_check("source")
+    assert code == 0, err
+    assert (
+        f"styles/epub.css:{lines}:44: warning C039: @font-face family `Garamond` is not the font's own name (EB Garamond 12, EB Garamond)\n"
+        '    hint: use font-family: "EB Garamond 12"\n'
+    ) in err
+
+
+def test_c038_a_system_font_in_a_laid_out_pdf_is_named_with_its_text() -> None:
+    """What the build says if anything but a bundled font ever set text: here a PDF laid out with
+    WeasyPrint's default (system) fonts, which the build itself never uses."""
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    from companion import fonts
+    from companion.errors import Location
+
+    html = "<html lang=en><body style='font-family: sans-serif'><p>Set in a system font</p></body></html>"
+    pdf = HTML(string=html).write_pdf(font_config=FontConfiguration())
+    found = fonts.foreign_fonts(pdf, {"EB Garamond 12"}, Location("tiny.pdf"))
+    assert len(found) == 1
+    line = found[0].format()
+    assert re.fullmatch(
+        r"tiny\.pdf: error C038: the font `[^`]+` is not a bundled font, but set text on page 1: `Set in a system font`\n"
+        r"    hint: declare every font with @font-face in styles/ and put its file in styles/fonts/",
+        line,
+    ), line
+
+
+def test_c037_style_sheets_that_name_no_font_stop_the_layout(src: Path, tmp_path: Path) -> None:
+    """With no @font-face rule there is no font at all (the system's are never used): an error, not
+    a crash of the text engine."""
+    styles = styled(src)
+    for name in ("base.css", "print.css"):
+        sheet = styles / name
+        sheet.write_text(re.sub(r"@font-face\s*\{[^}]*\}", "", sheet.read_text()))
+    code, err = build_pdf(tmp_path)
+    assert code == 1, err
+    assert (
+        "styles/base.css: error C037: no @font-face rule names a bundled font\n"
+        "    hint: put working OpenType or TrueType fonts in styles/fonts/ and name them with @font-face\n"
+    ) in err

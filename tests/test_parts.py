@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from companion import pdf, pdfparts, pdfworker, pipeline
+from companion import pdf, pdfparts, pdfworker, pipeline, printfonts
 from companion.fetcher import RestrictedFetcher
 from companion.layout import PrintLayout
 from companion.load import load
@@ -147,9 +147,9 @@ def _part_layout() -> pdfworker.PartLayout:
     """A layout worker's handler, here in the test's process, for the bundled styles."""
     styles = ROOT / "styles"
     fetcher = RestrictedFetcher(styles, ROOT / "source")
-    sheets = [pdf.CSS(filename=str(styles / n), url_fetcher=fetcher) for n in ("base.css", "print.css")]
+    sheets, fonts = printfonts.stylesheets(styles, pdf.INTERIOR_SHEETS, fetcher)
     page = pdf.page_css(PrintSettings(), 0.7)
-    return pdfworker.PartLayout(sheets, fetcher, str(ROOT / "source") + "/", page, {})
+    return pdfworker.PartLayout(sheets, fetcher, str(ROOT / "source") + "/", page, {}, fonts)
 
 
 def test_a_changed_number_is_put_in_place_and_its_line_stays_justified() -> None:

@@ -330,8 +330,8 @@ def test_browser_reloads_on_save_shows_errors_and_recovers(
     browser.call("Page.enable")
     browser.call("Page.navigate", url=server.url + "introduction.xhtml")
     browser.wait("document.title === 'How to Use This Companion' && window.companionPreviewLive === true")
-    assert browser.evaluate("getComputedStyle(document.body).fontFamily").startswith('"EB Garamond"')
-    assert browser.evaluate("document.fonts.check('16px \"EB Garamond\"')") is True
+    assert browser.evaluate("getComputedStyle(document.body).fontFamily").startswith('"EB Garamond 12"')
+    assert browser.evaluate("document.fonts.check('16px \"EB Garamond 12\"')") is True
     chapter = site / CHAPTER
     good = chapter.read_text(encoding="utf-8")
 

@@ -53,7 +53,7 @@ def code_digest() -> str:
     from importlib.metadata import version
 
     return digest(
-        tree_digest(PACKAGE, {".py", ".html", ".xhtml"}),
+        tree_digest(PACKAGE, {".py", ".html", ".xhtml", ".conf"}),
         version("weasyprint"),
         version("pypdfium2"),
         version("pillow"),

@@ -54,7 +54,23 @@ CODES: dict[str, Code] = {
     "C025": Code(
         "warning",
         "character not in the bundled fonts",
-        "a fallback font will be used, if the reader has one; consider rephrasing",
+        "print shows a box in its place, an e-reader its own font if it has one; consider rephrasing",
+    ),
+    # Fonts (styles/ @font-face rules and the fonts in built files)
+    "C037": Code(
+        "error",
+        "a bundled font cannot be used",
+        "put the font file in styles/fonts/ and name it with @font-face; no font is taken from the system",
+    ),
+    "C038": Code(
+        "error",
+        "a font that is not bundled set text in a built file",
+        "declare every font with @font-face in styles/ and put its file in styles/fonts/",
+    ),
+    "C039": Code(
+        "warning",
+        "@font-face family is not the font's own name",
+        "use the family name the font file gives itself (calibre and some reading systems match on it)",
     ),
     # Images
     "C030": Code("error", "image missing"),
@@ -65,6 +81,14 @@ CODES: dict[str, Code] = {
     "C036": Code("warning", "a printed line runs past its measure", "break the long word or shorten it"),
     "C060": Code("error", "ISBN is not an ISBN-13", "13 digits starting 978 or 979; hyphens are allowed"),
     "C061": Code("error", "ISBN check digit is wrong"),
+    # The layout lint (lint.py): the print interior's pages as a book designer reads them
+    "L001": Code("warning", "heading stranded at the foot of a page", "keep two lines of its text with it"),
+    "L002": Code("warning", "very short last page of a section", "shorten or lengthen the section a little"),
+    "L003": Code("warning", "more than two hyphenated lines in a row", "reword one of the lines"),
+    "L004": Code("warning", "a paragraph ends on half a word", "reword the paragraph's last line"),
+    "L005": Code("warning", "a name is hyphenated", "names are never broken: check the style sheets"),
+    "L006": Code("warning", "loose line: word spaces over twice normal", "reword, or allow a break nearby"),
+    "L007": Code("warning", "contents leader stops short of its number", "check the contents styles"),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

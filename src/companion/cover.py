@@ -19,8 +19,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import ean, inks, markdown, pdfx, printers
-from .errors import CompanionError, diagnostic
+from . import ean, fonts, inks, markdown, pdfx, printers
+from .errors import CompanionError, Location, diagnostic
 from .fetcher import RestrictedFetcher
 from .model import PAPER_CALIPER, Book, Review
 from .render import environment
@@ -270,20 +270,24 @@ def _fit(
     variant: str,
 ) -> bytes:
     """Lay out `build(scales)` with smaller text in each area that overflows; the PDF bytes."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
+
+    from . import printfonts
 
     fetcher = RestrictedFetcher(styles)
-    stylesheet = CSS(filename=str(styles / "cover.css"), url_fetcher=fetcher)
+    sheets, config = printfonts.stylesheets(styles, fonts.COVER_SHEETS, fetcher)  # the bundled fonts only
     profiles: dict[str, object] = {}
-    stylesheets = [stylesheet, *_output_intent(variant, styles, fetcher, profiles)]
+    sheets += _output_intent(variant, styles, fetcher, profiles, config)
     steps = [0] * len(areas)
     while True:
         scales = tuple(SCALES[step] for step in steps)
         html = HTML(string=build(scales), base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
-        document = html.render(stylesheets=stylesheets, color_profiles=profiles)
+        document = html.render(stylesheets=sheets, font_config=config, color_profiles=profiles)
         overflowing = [i for i, area in enumerate(areas) if not _fits(document, area)]
         if not overflowing:
-            return pdfx.finish(document.write_pdf(pdf_variant=variant, pdf_tags=True), variant)
+            data: bytes = document.write_pdf(pdf_variant=variant, pdf_tags=True)
+            fonts.require_bundled(data, styles, fonts.COVER_SHEETS, Location("styles/cover.css"))
+            return pdfx.finish(data, variant)
         for i in overflowing:
             if steps[i] + 1 >= len(SCALES):
                 raise CompanionError(
@@ -300,7 +304,7 @@ def _fit(
 
 
 def _output_intent(
-    variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object]
+    variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object], config: Any
 ) -> list[Any]:
     """A PDF/X cover declares the ink-limited profile as its OutputIntent."""
     from weasyprint import CSS
@@ -308,7 +312,15 @@ def _output_intent(
     if not variant.startswith("pdf/x"):
         return []
     rule = f"@color-profile device-cmyk {{ src: url({inks.COVER_PROFILE}); components: c, m, y, k; }}"
-    return [CSS(string=rule, base_url=str(styles) + "/", url_fetcher=fetcher, color_profiles=profiles)]
+    return [
+        CSS(
+            string=rule,
+            base_url=str(styles) + "/",
+            url_fetcher=fetcher,
+            color_profiles=profiles,
+            font_config=config,
+        )
+    ]
 
 
 def _fits(document: Any, area: _Area) -> bool:

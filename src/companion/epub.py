@@ -8,20 +8,22 @@ same source always gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
+import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ebooklib import epub
 from lxml import etree
 
-from . import markdown
+from . import fonts, markdown
+from .fonts import FONT_TYPES
 from .model import Book
 from .render import RenderedBook, environment
 
-FONT_TYPES = {".otf": "font/otf", ".ttf": "font/ttf", ".woff2": "font/woff2", ".woff": "font/woff"}
 STYLESHEETS = ("styles/base.css", "styles/epub.css")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -42,13 +44,38 @@ class Resource:
     properties: tuple[str, ...] = ()
 
 
-def styles_resources(styles: Path) -> list[Resource]:
+LICENCES = ("OFL.txt", "LICENSE.txt", "LICENCE.txt")
+"""A font licence file in styles/fonts/ travels with the fonts (the OFL asks for it)."""
+
+
+def used_text(rendered: RenderedBook) -> str:
+    """Every character the EPUB's documents can show (markup included: it is ASCII)."""
+    return html.unescape("".join(document.html for document in rendered.documents))
+
+
+def styles_resources(
+    styles: Path, text: str, subset: Callable[[bytes, str], bytes] = fonts.subset
+) -> list[Resource]:
+    """The EPUB's style sheets, the fonts their @font-face rules name (each subset to what `text` and
+    the style sheets need), and the fonts' licence."""
     out = [Resource(name, "text/css", (styles / Path(name).name).read_bytes()) for name in STYLESHEETS]
-    for font in sorted((styles / "fonts").iterdir()):
-        if font.suffix.lower() in FONT_TYPES:
-            out.append(
-                Resource(f"styles/fonts/{font.name}", FONT_TYPES[font.suffix.lower()], font.read_bytes())
+    text += "".join(resource.data.decode("utf-8", "replace") for resource in out)  # content: strings
+    faces, _ = fonts.font_faces(styles, [Path(name).name for name in STYLESHEETS])
+    files = sorted({face.file for face in faces})
+    for file in files:
+        name = file.resolve().relative_to(styles.resolve()).as_posix()
+        data = subset(file.read_bytes(), text)
+        out.append(Resource(f"styles/{name}", FONT_TYPES[file.suffix.lower()], data))
+    for folder in sorted({file.parent for file in files}):
+        licence = next((folder / n for n in LICENCES if (folder / n).is_file()), None)
+        if licence is not None:  # as XHTML: Kindle's converter refuses text/plain in a package
+            name = licence.resolve().relative_to(styles.resolve()).with_suffix(".xhtml").as_posix()
+            page = (
+                environment()
+                .get_template("licence.xhtml")
+                .render(title="Font licence", text=licence.read_text("utf-8", errors="replace"))
             )
+            out.append(Resource(f"styles/{name}", "application/xhtml+xml", page.encode("utf-8")))
     return out
 
 
@@ -77,13 +104,17 @@ def package(
         if "cover-image" in resource.properties:
             ebook.add_metadata(None, "meta", "", {"name": "cover", "content": item.id})
     documents = {}
+    svgs = {r.name: r.data for r in resources if r.media_type == "image/svg+xml"}
     for document in rendered.documents:
+        page = inline_svgs(document.html, svgs)
         item = epub.EpubItem(
             uid=document.section.id,
             file_name=document.section.file,
             media_type="application/xhtml+xml",
-            content=document.html.encode("utf-8"),
+            content=page.encode("utf-8"),
         )
+        if page != document.html:
+            item.properties = ["svg"]
         ebook.add_item(item)
         documents[document.section.id] = item
     nav = epub.EpubItem(
@@ -120,6 +151,37 @@ def package(
 
 
 OPF = "EPUB/content.opf"
+SVG = "http://www.w3.org/2000/svg"
+_IMG = re.compile(r'<img src="([^"]+\.svg)" alt="([^"]*)" />')
+"""An SVG image as markdown.py writes it."""
+
+
+def inline_svgs(page: str, svgs: Mapping[str, bytes]) -> str:
+    """`page` with each SVG image drawn inline, so that its text is set in the book's fonts: an SVG
+    shown through <img> cannot use the EPUB's @font-face, and every reading system draws its labels
+    in its own serif. The alt text becomes the drawing's accessible name (role="img")."""
+
+    def inline(match: re.Match[str]) -> str:
+        data = svgs.get(html.unescape(match.group(1)))
+        if data is None:
+            return match.group(0)
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            return match.group(0)
+        if root.tag != f"{{{SVG}}}svg" or root.xpath("//@id"):  # ids could repeat in the page
+            return match.group(0)
+        for comment in root.xpath("//comment() | //processing-instruction()"):
+            comment.getparent().remove(comment)
+        root.set("role", "img")
+        root.set("aria-label", html.unescape(match.group(2)))
+        root.set("class", "inline-figure")
+        for size in ("width", "height"):  # the viewBox keeps its proportions; CSS sets its width
+            root.attrib.pop(size, None)
+        return etree.tostring(root, encoding="unicode")
+
+    return _IMG.sub(inline, page)
 
 
 def _package_language(data: bytes, language: str) -> bytes:

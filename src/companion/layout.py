@@ -20,6 +20,8 @@ class PrintLayout:
     """(page, text) of every line whose text runs past its measure."""
     image_dpi: tuple[tuple[str, int], ...] = ()
     """(src, effective dpi at the printed size) of every raster image."""
+    lint: tuple[tuple[int, str, str], ...] = ()
+    """(page, code, message) of every layout-lint finding (lint.py)."""
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -31,6 +33,7 @@ class PrintLayout:
                 "inside_margin": self.inside_margin,
                 "overflows": self.overflows,
                 "image_dpi": self.image_dpi,
+                "lint": self.lint,
             }
         ).encode()
 
@@ -47,4 +50,5 @@ class PrintLayout:
             inside_margin=float(data["inside_margin"]),
             overflows=tuple((int(page), str(text)) for page, text in data["overflows"]),
             image_dpi=tuple((str(src), int(dpi)) for src, dpi in data["image_dpi"]),
+            lint=tuple((int(page), str(code), str(text)) for page, code, text in data.get("lint", ())),
         )

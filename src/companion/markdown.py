@@ -74,7 +74,31 @@ def parser() -> MarkdownIt:
     md.add_render_rule("link_close", _render_link_close)
     md.add_render_rule("image", _render_image)
     md.add_render_rule("footnote_ref", _render_footnote_ref)
+    md.add_render_rule("text", _render_text)
     return md
+
+
+MIN_HYPHENATED = 6
+"""Words shorter than this are never hyphenated (print.css: `hyphenate-limit-chars: 6 3 3`)."""
+_CAPITALISED = re.compile(rf"\b[A-Z][a-z’'-]{{{MIN_HYPHENATED - 1},}}\b")
+_LAST_WORD = re.compile(rf"(\w{{{MIN_HYPHENATED},}}[.,;:!?’”)]*)\s*$")
+
+
+def _render_text(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    """Text, escaped. In print, words the layout must not hyphenate are marked `nohyphen`: every
+    capitalised word (a name, as TeX's `\\uchyph=0` houses have it: Morn-/ingdale, Nor-/folk) and a
+    paragraph's last word (a last line of half a word, `literat-/ure.`, is a typesetting fault)."""
+    text = html.escape(tokens[idx].content, quote=False)
+    if env.get("target") != "print":
+        return text
+    text = _CAPITALISED.sub(r'<span class="nohyphen">\g<0></span>', text)
+    if not any(token.type == "text" for token in tokens[idx + 1 :]):
+        text = (
+            _LAST_WORD.sub(r'<span class="nohyphen">\1</span>', text)
+            if "nohyphen" not in text[-40:]
+            else text
+        )
+    return text
 
 
 def _escape_html(token: Token) -> str:

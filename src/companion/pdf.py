@@ -15,10 +15,12 @@ import uuid
 from pathlib import Path
 
 from weasyprint import CSS
+from weasyprint.text.fonts import FontConfiguration
 
-from . import pdfparts, pdfspeed, printers
+from . import pdfparts, pdfspeed, printers, printfonts
 from .cache import digest
 from .fetcher import RestrictedFetcher
+from .fonts import INTERIOR_SHEETS
 from .grayscale import GrayFetcher
 from .layout import PrintLayout
 from .model import PrintSettings
@@ -107,17 +109,21 @@ def lay_out(
     images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one."""
     fetcher = GrayFetcher(styles, source, images_root=source)
     profiles: dict[str, object] = {}
-    stylesheets = [
-        CSS(filename=str(styles / name), url_fetcher=fetcher) for name in ("base.css", "print.css")
-    ]
-    stylesheets += variant_stylesheets(variant, styles, fetcher, profiles)
+    stylesheets, fonts = printfonts.stylesheets(styles, INTERIOR_SHEETS, fetcher)  # the bundled fonts only
+    stylesheets += variant_stylesheets(variant, styles, fetcher, profiles, fonts)
     interior = pdfparts.Interior.parse(html)
     pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)
     estimate = estimate_pages(html, settings)
 
     def run(inside: float) -> tuple[PrintLayout, Printing]:
         make = functools.partial(
-            PartLayout, stylesheets, fetcher, str(source) + "/", page_css(settings, inside, marks), profiles
+            PartLayout,
+            stylesheets,
+            fetcher,
+            str(source) + "/",
+            page_css(settings, inside, marks),
+            profiles,
+            fonts,
         )
         salted = digest(salt, inside, marks, variant, settings.printer, settings.bleed)
         bleed = bleed_of(settings, marks)
@@ -145,7 +151,11 @@ class Written:
 
 
 def variant_stylesheets(
-    variant: str | None, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object]
+    variant: str | None,
+    styles: Path,
+    fetcher: RestrictedFetcher,
+    profiles: dict[str, object],
+    fonts: FontConfiguration,
 ) -> list[CSS]:
     """PDF/X needs a CMYK output profile declared in CSS, or WeasyPrint writes no OutputIntent.
 
@@ -154,7 +164,15 @@ def variant_stylesheets(
     if not (variant or "").startswith("pdf/x"):
         return []
     rule = f"@color-profile device-cmyk {{ src: url({CMYK_PROFILE}); components: c, m, y, k; }}"
-    return [CSS(string=rule, base_url=str(styles) + "/", url_fetcher=fetcher, color_profiles=profiles)]
+    return [
+        CSS(
+            string=rule,
+            base_url=str(styles) + "/",
+            url_fetcher=fetcher,
+            color_profiles=profiles,
+            font_config=fonts,
+        )
+    ]
 
 
 _DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -168,6 +168,10 @@ class Job:
         patched = [state[i] for i in patches]
         for _ in _call(workers, patched, "patch", lambda i: (i.part.index, patches[i.part.index], numbers)):
             pass
+        held = [item for item in state.values() if item.final is None]
+        for item, found in _call(workers, held, "leaders", lambda i: i.part.index):
+            assert isinstance(found, list | tuple)
+            item.report = replace(item.report, lint=item.report.lint + tuple(found))
         plan = PrintLayout(
             b"",
             truth.page_count,
@@ -180,6 +184,11 @@ class Job:
                 for page, text in state[i].report.overflows
             ),
             image_dpi=_lowest(image for item in state.values() for image in item.report.images),
+            lint=tuple(
+                (truth.offsets[i] + page + 1, code, text)
+                for i in range(len(self.parts))
+                for page, code, text in state[i].report.lint
+            ),
         )
         writes: dict[parallel.Worker, list[int]] = {}
         for item in state.values():

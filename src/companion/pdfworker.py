@@ -26,9 +26,10 @@ from weasyprint.formatting_structure import boxes
 from weasyprint.images import RasterImage
 from weasyprint.layout.inline import count_expandable_spaces
 from weasyprint.layout.leader import leader_index
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.text.line_break import line_size
 
-from . import parallel
+from . import lint, parallel, pdflines
 from .fetcher import RestrictedFetcher
 
 CSS_PX_PER_IN = 96
@@ -47,6 +48,8 @@ class PartReport:
     """(0-based page, text) of each line that runs past its measure."""
     images: tuple[tuple[str, int], ...]
     """(src, effective dpi) of each raster image."""
+    lint: tuple[tuple[int, str, str], ...] = ()
+    """(0-based page, code, message) of each layout-lint finding (lint.py)."""
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -60,6 +63,7 @@ class PartReport:
             tuple(str(f) for f in raw["folios"]),
             tuple((int(p), str(t)) for p, t in raw["overflows"]),
             tuple((str(s), int(d)) for s, d in raw["images"]),
+            tuple((int(p), str(c), str(m)) for p, c, m in raw.get("lint", ())),
         )
 
 
@@ -83,9 +87,10 @@ class PartLayout:
         base_url: str,
         page_css: str,
         profiles: dict[str, object],
+        fonts: FontConfiguration,
     ) -> None:
         self._stylesheets, self._fetcher, self._base_url = stylesheets, fetcher, base_url
-        self._page_css, self._profiles = page_css, profiles
+        self._page_css, self._profiles, self._fonts = page_css, profiles, fonts
         self._parts: dict[int, _Laid] = {}
 
     def set_page_css(self, page_css: str) -> None:
@@ -126,6 +131,10 @@ class PartLayout:
             self._numbers(index, numbers, apply=True)
         return [None] * len(work)
 
+    def leaders(self, indices: list[int]) -> list[tuple[tuple[int, str, str], ...]]:
+        """The contents leaders' lint findings of each part, with its true numbers in place."""
+        return [_lint(self._parts[index].doc.pages, leaders=True) for index in indices]
+
     def write(self, indices: list[int], variant: str | None) -> list[bytes]:
         """Each part as PDF bytes (tagged); its layout is let go."""
         written = []
@@ -139,13 +148,15 @@ class PartLayout:
         return written
 
     def _lay_out(self, index: int, html: str, css: str) -> PartReport:
-        extra = [CSS(string=self._page_css + css, url_fetcher=self._fetcher)]
+        fonts = self._fonts  # the bundled fonts only (printfonts.py), in every CSS() and render()
+        extra = [CSS(string=self._page_css + css, url_fetcher=self._fetcher, font_config=fonts)]
         doc = HTML(string=html, base_url=self._base_url, url_fetcher=self._fetcher).render(
-            stylesheets=[*self._stylesheets, *extra], color_profiles=self._profiles
+            stylesheets=[*self._stylesheets, *extra], color_profiles=self._profiles, font_config=fonts
         )
         if len(doc.pages) % 2:  # the next part opens on a right-hand page
             blank = HTML(string="<html><body></body></html>", url_fetcher=self._fetcher).render(
-                stylesheets=[CSS(string=self._page_css, url_fetcher=self._fetcher)]
+                stylesheets=[CSS(string=self._page_css, url_fetcher=self._fetcher, font_config=fonts)],
+                font_config=fonts,
             )
             doc = doc.copy(doc.pages + blank.pages[:1])
         laid = _Laid(doc, [], {})
@@ -188,6 +199,7 @@ class PartLayout:
             tuple(folios),
             tuple(overflows),
             tuple(sorted(images.items())),
+            _lint(doc.pages),
         )
 
     def _numbers(self, index: int, numbers: Mapping[str, int], *, apply: bool) -> bool:
@@ -210,6 +222,15 @@ class PartLayout:
             if apply:
                 element.set("data-page", str(new))
         return fits
+
+
+def _lint(pages: list[Any], *, leaders: bool = False) -> tuple[tuple[int, str, str], ...]:
+    """The layout lint's findings; contents leaders only when asked (once the true numbers are in)."""
+    lines = pdflines.lines_of(pages)
+    if leaders:
+        lines = [line for line in lines if line.kind == "leader"]
+    found = lint.check(lines, lint.full_page_lines(lines))
+    return tuple((f.page, f.code, f.message) for f in found if (f.code == "L007") == leaders)
 
 
 def _give_back() -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import epub, kepub, opds, parallel
+from . import epub, fonts, kepub, opds, parallel
 from .cache import Cache, code_digest, digest, memos, tree_digest
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
@@ -159,7 +159,7 @@ def build(
         if rendered is not None:
             resources = [
                 epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
-                *epub.styles_resources(project.styles),
+                *epub.styles_resources(project.styles, epub.used_text(rendered), _subsetter(cache)),
                 *(epub.Resource(a.src, a.media_type, a.path.read_bytes()) for a in validated.assets),
             ]
             progress("package EPUB")
@@ -208,6 +208,9 @@ def _print_warnings(validated: Validated, layout: PrintLayout, slug: str) -> tup
                 Location(f"{slug}.pdf"), "C036", f"page {page}: a line runs past its measure: `{text}`"
             )
         )
+    found += [
+        diagnostic(Location(f"{slug}.pdf"), code, f"page {page}: {text}") for page, code, text in layout.lint
+    ]
     return tuple(found)
 
 
@@ -304,6 +307,21 @@ def _wrap_cover(
     )
 
 
+def _subsetter(cache: Cache) -> Callable[[bytes, str], bytes]:
+    """fonts.subset, remembered by the font and the set of characters (an edit that brings no new
+    character subsets nothing)."""
+
+    def subset(data: bytes, text: str) -> bytes:
+        key = digest(code_digest(), hashlib.sha256(data).hexdigest(), "".join(sorted(set(text))))
+        found = cache.get("font", key, ".otf")
+        if found is None:
+            found = fonts.subset(data, text)
+            cache.put("font", key, ".otf", found)
+        return found
+
+    return subset
+
+
 def _cover() -> Any:
     from . import cover  # WeasyPrint is imported only when a cover is really drawn
 
@@ -339,6 +357,8 @@ class _Interior:
     key: str
     printing: Written | None = None
     """While the parts are being written."""
+    styles: Path | None = None
+    where: Location | None = None
 
     def pdf(self) -> bytes:
         if self.printing is not None:
@@ -347,6 +367,8 @@ class _Interior:
             with refusals_as_errors():  # writing fetches too (attachments)
                 data = self.printing.result()
             self.printing = None
+            if self.styles is not None and self.where is not None:  # laid out now, not from the cache
+                fonts.require_bundled(data, self.styles, fonts.INTERIOR_SHEETS, self.where)
             self.plan = dataclasses.replace(self.plan, pdf=data)
             self.cache.put("layout", self.key, ".pdf", data)
             self.cache.put("layout", self.key, ".json", self.plan.to_json())
@@ -409,7 +431,8 @@ def _print_layout(
             store=_PartStore(cache),
             salt=salt,
         )
-    return _Interior(plan, cache, key, printing)
+    where = Location(f"{validated.companion.book.slug}.pdf")
+    return _Interior(plan, cache, key, printing, project.styles, where)
 
 
 def write(result: BuildResult, out_dir: Path) -> list[Path]:

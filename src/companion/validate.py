@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import ean, markdown
+from . import ean, fonts, markdown
 from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
@@ -70,7 +70,9 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     """Cross-check `companion`; `styles` (default: styles/ beside the source folder) has the bundled fonts."""
     problems: list[Diagnostic] = []
     assets = _check_content(companion, styles, problems, ids_complete=True)
-    _check_styles(styles or Path(companion.root).resolve().parent / "styles", problems)
+    styles = styles or Path(companion.root).resolve().parent / "styles"
+    _check_styles(styles, problems)
+    _check_fonts(styles, problems)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
@@ -206,6 +208,14 @@ def _check_styles(styles: Path, problems: list[Diagnostic]) -> None:
                         "style sheets may use only files inside styles/, such as fonts/",
                     )
                 )
+
+
+def _check_fonts(styles: Path, problems: list[Diagnostic]) -> None:
+    """Every @font-face rule names a usable font file (C037), by the font's own name (C039)."""
+    if not styles.is_dir():
+        return
+    faces, found = fonts.font_faces(styles, sorted(sheet.name for sheet in styles.glob("*.css")))
+    problems += [*found, *fonts.misnamed(faces)]
 
 
 def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str]]) -> Location:

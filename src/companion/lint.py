@@ -1,0 +1,229 @@
+"""The layout lint: what a book designer looks for on the real pages, as warnings with page numbers.
+
+The layout workers describe every line they lay out as a `Line` (pdfworker.py reads them off
+WeasyPrint's pages); `check` reads those lines, page by page, and reports:
+
+- L001 a heading left at the foot of a page with fewer than `MIN_LINES_AFTER_HEADING` lines under it;
+- L002 the last page of a section with less than `SHORT_PAGE_SHARE` of a full page's lines;
+- L003 a hyphen ladder: more than `MAX_HYPHENS_IN_A_ROW` lines in a row ending in a hyphen;
+- L004 a paragraph whose last line is nothing but the end of a hyphenated word;
+- L005 a hyphenated proper name (a capitalised word broken across lines);
+- L006 a loose line: word spaces more than `MAX_SPACE_RATIO` times their normal width;
+- L007 a contents leader whose dots stop short of their number by more than `MAX_LEADER_GAP_PT`.
+
+The thresholds are those of the common house rules (Bringhurst's *Elements of Typographic Style*,
+2.4: "at least two lines of text below a heading", no more than two hyphens in a row, no hyphenated
+last line; the Chicago Manual of Style's "avoid more than three hyphens in a row" is looser) and of
+TeX's defaults (`\\uchyph=0`-style houses do not break capitalised words).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+MIN_LINES_AFTER_HEADING = 2
+"""A heading needs at least this many lines of its text below it on its page."""
+SHORT_PAGE_SHARE = 0.2
+"""A section's last page should hold at least this share of a full page's lines."""
+MAX_HYPHENS_IN_A_ROW = 2
+"""No more than this many consecutive lines may end in a hyphen."""
+MAX_SPACE_RATIO = 2.0
+"""A justified line's word spaces may be at most this many times their natural width."""
+MAX_LEADER_GAP_PT = 3.0
+"""The dots of a contents leader end within this much of their number (one dot is about 3 pt)."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One laid-out line of the main text, as the lint needs it."""
+
+    page: int
+    """0-based page of the part (the caller adds the part's offset)."""
+    section: str
+    """The id of the section it belongs to."""
+    block: int
+    """Lines with the same number belong to one paragraph, list item or heading."""
+    kind: str
+    """'heading', 'text', 'note' (footnote area) or 'leader' (a contents entry)."""
+    text: str
+    hyphen: bool = False
+    """Ends in a hyphen the layout added (a word broken across lines)."""
+    spacing: float = 1.0
+    """Its word spaces over their natural width (1.0 when not stretched)."""
+    gap: float = 0.0
+    """For a leader: pt between the last dot and the number."""
+
+    def to_list(self) -> list[object]:
+        return [
+            self.page,
+            self.section,
+            self.block,
+            self.kind,
+            self.text,
+            self.hyphen,
+            self.spacing,
+            self.gap,
+        ]
+
+    @classmethod
+    def from_list(cls, raw: Sequence[object]) -> Line:
+        page, section, block, kind, text, hyphen, spacing, gap = raw
+        return cls(
+            int(str(page)),
+            str(section),
+            int(str(block)),
+            str(kind),
+            str(text),
+            bool(hyphen),
+            float(str(spacing)),
+            float(str(gap)),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    page: int
+    """0-based page of the part."""
+    code: str
+    message: str
+
+
+def check(lines: Sequence[Line], full_page: int) -> tuple[Finding, ...]:
+    """Every finding on these lines; `full_page` is how many lines a full page of text holds."""
+    found: list[Finding] = []
+    found += _stranded_headings(lines)
+    found += _short_last_pages(lines, full_page)
+    found += _hyphens(lines)
+    found += _loose_lines(lines)
+    found += _leaders(lines)
+    return tuple(sorted(found, key=lambda f: (f.page, f.code, f.message)))
+
+
+def full_page_lines(lines: Iterable[Line]) -> int:
+    """The most main-text lines any page holds: what a full page is."""
+    counts: dict[int, int] = {}
+    for line in lines:
+        if line.kind in ("text", "heading"):
+            counts[line.page] = counts.get(line.page, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def _quote(text: str, limit: int = 50) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _stranded_headings(lines: Sequence[Line]) -> list[Finding]:
+    found = []
+    for index, line in enumerate(lines):
+        if line.kind != "heading" or (index + 1 < len(lines) and lines[index + 1].block == line.block):
+            continue  # only the last line of each heading
+        after = [
+            other
+            for other in lines[index + 1 :]
+            if other.page == line.page and other.kind == "text" and other.section == line.section
+        ]
+        more = any(other.section == line.section and other.page > line.page for other in lines[index + 1 :])
+        if len(after) < MIN_LINES_AFTER_HEADING and more:
+            found.append(
+                Finding(
+                    line.page,
+                    "L001",
+                    f"heading `{_quote(line.text)}` has {len(after)} line(s) under it at the page foot",
+                )
+            )
+    return found
+
+
+def _short_last_pages(lines: Sequence[Line], full_page: int) -> list[Finding]:
+    last: dict[str, int] = {}
+    counts: dict[tuple[str, int], int] = {}
+    first: dict[str, int] = {}
+    for line in lines:
+        if line.kind not in ("text", "heading"):
+            continue
+        last[line.section] = max(last.get(line.section, line.page), line.page)
+        first.setdefault(line.section, line.page)
+        counts[line.section, line.page] = counts.get((line.section, line.page), 0) + 1
+    found = []
+    for section, page in last.items():
+        count = counts[section, page]
+        if page > first[section] and count < SHORT_PAGE_SHARE * full_page:
+            found.append(
+                Finding(
+                    page, "L002", f"section `{section}` ends with a page of {count} line(s) of {full_page}"
+                )
+            )
+    return found
+
+
+def _hyphens(lines: Sequence[Line]) -> list[Finding]:
+    found = []
+    run: list[Line] = []
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else None
+        if line.hyphen and line.kind in ("text", "note"):
+            run.append(line)
+            if len(run) == MAX_HYPHENS_IN_A_ROW + 1:
+                found.append(
+                    Finding(line.page, "L003", f"{len(run)} hyphens in a row, from `{_quote(run[0].text)}`")
+                )
+            if following is not None:
+                alone = len(following.text.split()) == 1  # the line is only the word's end
+                if following.block == line.block and alone and _last_of_block(lines, index + 1):
+                    found.append(
+                        Finding(
+                            following.page,
+                            "L004",
+                            f"a paragraph ends on half a word: `{_quote(following.text)}`",
+                        )
+                    )
+                broken = _last_word(line.text) + _first_word(following.text)
+                if broken[:1].isupper() and not _starts_sentence(line.text):
+                    found.append(
+                        Finding(line.page, "L005", f"a name is hyphenated: `{broken.strip('.,;:')}`")
+                    )
+        else:
+            run = []
+    return found
+
+
+def _last_of_block(lines: Sequence[Line], index: int) -> bool:
+    return index + 1 >= len(lines) or lines[index + 1].block != lines[index].block
+
+
+def _last_word(text: str) -> str:
+    words = text.split()
+    return words[-1].rstrip("\u2010-\u00ad") if words else ""
+
+
+def _first_word(text: str) -> str:
+    words = text.split()
+    return words[0] if words else ""
+
+
+def _starts_sentence(text: str) -> bool:
+    """Whether the line's last word starts a sentence (a capital there is no sign of a name)."""
+    words = text.split()
+    return len(words) < 2 or words[-2].endswith((".", "!", "?", ":", "—"))
+
+
+def _loose_lines(lines: Sequence[Line]) -> list[Finding]:
+    return [
+        Finding(line.page, "L006", f"word spaces {line.spacing:.1f} times normal in `{_quote(line.text)}`")
+        for line in lines
+        if line.kind == "text" and line.spacing > MAX_SPACE_RATIO
+    ]
+
+
+def _leaders(lines: Sequence[Line]) -> list[Finding]:
+    return [
+        Finding(
+            line.page,
+            "L007",
+            f"the leader stops {line.gap:.1f} pt short of its number in `{_quote(line.text)}`",
+        )
+        for line in lines
+        if line.kind == "leader" and line.gap > MAX_LEADER_GAP_PT
+    ]
