@@ -93,6 +93,32 @@ def artifacts(pdf: pikepdf.Pdf, elements: Iterable[Object], parent_tree: dict[in
                     entry[mcid] = None
 
 
+def link_parents(pdf: pikepdf.Pdf, parent_tree: dict[int, Object]) -> None:
+    """A link broken over two lines gets an annotation for each piece; WeasyPrint 70 hangs the
+    second one's object reference on a Span inside the Link. PDF/UA wants every link annotation in
+    a Link element: the reference moves up to the Link, and the parent tree says so."""
+    for page in pdf.pages:
+        for annot in page.obj.get("/Annots", ()):
+            key = annot.get("/StructParent")
+            element = parent_tree.get(int(key)) if key is not None else None
+            if not isinstance(element, Dictionary) or element.get("/S") == Name.Link:
+                continue
+            link = element.get("/P")
+            while isinstance(link, Dictionary) and link.get("/S") not in (Name.Link, None):
+                link = link.get("/P")
+            if not isinstance(link, Dictionary) or link.get("/S") != Name.Link:
+                continue
+            kids = element.get("/K")
+            if isinstance(kids, Array):
+                kept = [k for k in kids if not (isinstance(k, Dictionary) and k.get("/Obj") == annot)]
+                element.K = Array(kept)
+            reference = Dictionary(Type=Name.OBJR, Obj=annot, Pg=page.obj)
+            if not isinstance(link.get("/K"), Array):
+                link.K = Array([] if link.get("/K") is None else [link.K])
+            link.K.append(reference)
+            parent_tree[int(key)] = link
+
+
 def labels(pdf: pikepdf.Pdf, opening: int | None) -> None:
     """/PageLabels: lower-roman from 1, and arabic from 1 on page `opening` (1-based)."""
     nums: list[object] = [0, Dictionary(S=Name.r)]
