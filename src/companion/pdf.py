@@ -43,8 +43,10 @@ CMYK_PROFILE = "icc/FOGRA39L-coated.icc"
 
 
 def inside_margin(page_count: int, printer: str = "default") -> float:
-    """The inside margin in inches for a book of `page_count` pages."""
-    return printers.least_gutter(printers.printer(printer), page_count) + GUTTER_EXTRA_IN
+    """The inside margin in inches for a book of `page_count` pages: KDP's binding table plus the
+    comfort margin, and never less than the printer's own minimum (IngramSpark: 0.5 in)."""
+    binding = printers.least_gutter(printers.printer("kdp"), page_count) + GUTTER_EXTRA_IN
+    return max(binding, printers.least_gutter(printers.printer(printer), page_count))
 
 
 def bleed_of(settings: PrintSettings, marks: bool = False) -> float:

@@ -101,7 +101,10 @@ def link_parents(pdf: pikepdf.Pdf, parent_tree: dict[int, Object]) -> None:
         for annot in page.obj.get("/Annots", ()):
             key = annot.get("/StructParent")
             element = parent_tree.get(int(key)) if key is not None else None
-            if not isinstance(element, Dictionary) or element.get("/S") == Name.Link:
+            if not isinstance(element, Dictionary):
+                continue
+            if element.get("/S") == Name.Link:
+                _fold_empty_link(element, parent_tree)
                 continue
             link = element.get("/P")
             while isinstance(link, Dictionary) and link.get("/S") not in (Name.Link, None):
@@ -117,6 +120,40 @@ def link_parents(pdf: pikepdf.Pdf, parent_tree: dict[int, Object]) -> None:
                 link.K = Array([] if link.get("/K") is None else [link.K])
             link.K.append(reference)
             parent_tree[int(key)] = link
+
+
+def _has_content(element: Object) -> bool:
+    """Does the element hold marked content (an MCID) anywhere below it?"""
+    stack = [element.get("/K")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, int):
+            return True
+        if isinstance(node, Array):
+            stack.extend(node)
+        elif isinstance(node, Dictionary) and node.get("/Type") != Name.OBJR:
+            if "/MCID" in node:
+                return True
+            stack.append(node.get("/K"))
+    return False
+
+
+def _fold_empty_link(link: Object, parent_tree: dict[int, Object]) -> None:
+    """A Link with no text inside another Link (the piece of a broken link that starts a line):
+    its annotations join the outer Link, and it goes."""
+    outer = link.get("/P")
+    if not isinstance(outer, Dictionary) or outer.get("/S") != Name.Link or _has_content(link):
+        return
+    kids = link.get("/K")
+    references = [k for k in (kids if isinstance(kids, Array) else [kids]) if isinstance(k, Dictionary)]
+    if not isinstance(outer.get("/K"), Array):
+        outer.K = Array([] if outer.get("/K") is None else [outer.K])
+    siblings = [k for k in outer.K if not (isinstance(k, Dictionary) and k.objgen == link.objgen)]
+    outer.K = Array(siblings + references)
+    for reference in references:
+        key = reference.get("/Obj", Dictionary()).get("/StructParent")
+        if key is not None:
+            parent_tree[int(key)] = outer
 
 
 def labels(pdf: pikepdf.Pdf, opening: int | None) -> None:
