@@ -279,10 +279,10 @@ class _Merger:
     def finish(self, finishing: Finishing) -> bytes:
         """Writes the gathered trees into part 0, finishes it for print (pdfprint.py) and saves it."""
         self._resolve_part_links()
-        tree = dict(self.nums)
-        pdfprint.artifacts(self.pdf, self.pagination, tree)
-        pdfprint.link_parents(self.pdf, tree)
-        self.nums = list(tree.items())
+        parents = dict(self.nums)
+        pdfprint.artifacts(self.pdf, self.pagination, parents)
+        pdfprint.link_parents(self.pdf, parents)
+        self.nums = list(parents.items())
         if finishing.labels:
             pdfprint.labels(self.pdf, finishing.opening)
         pdfprint.bleed_boxes(self.pdf, finishing.bleed_in)

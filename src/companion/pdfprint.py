@@ -119,7 +119,7 @@ def link_parents(pdf: pikepdf.Pdf, parent_tree: dict[int, Object]) -> None:
             if not isinstance(link.get("/K"), Array):
                 link.K = Array([] if link.get("/K") is None else [link.K])
             link.K.append(reference)
-            parent_tree[int(key)] = link
+            parent_tree[int(annot.StructParent)] = link
 
 
 def _has_content(element: Object) -> bool:
