@@ -62,9 +62,13 @@ def test_l005_a_hyphenated_name_but_not_a_sentence_start() -> None:
     assert "L005" not in _codes([_text(0, 1, "an end. Care‐", hyphen=True), _text(0, 1, "ful words")])
 
 
-def test_l006_loose_lines() -> None:
-    found = lint.check([_text(0, 1, "very loose", spacing=2.4), _text(0, 1, "tight", spacing=1.3)], 30)
-    assert [(f.code, f.message) for f in found] == [("L006", "word spaces 2.4 times normal in `very loose`")]
+def test_l006_loose_lines_against_the_texts_normal_spacing() -> None:
+    usual = [_text(0, 1, "usual", spacing=1.2)] * 5
+    found = lint.check(
+        [*usual, _text(0, 1, "very loose", spacing=3.0), _text(0, 1, "tight", spacing=1.1)], 30
+    )
+    assert [(f.code, f.message) for f in found] == [("L006", "word spaces 2.5 times normal in `very loose`")]
+    assert "L006" not in _codes([*usual, _text(0, 1, "a little loose", spacing=2.3)])
 
 
 def test_l007_a_leader_short_of_its_number() -> None:

@@ -54,7 +54,13 @@ def test_split_puts_the_front_matter_alone_then_runs_of_whole_sections(
     assert [s.id for p in parts for s in p.sections] == [s.id for s in interior.sections]
     assert all(s.matter != "front" for p in parts[1:] for s in p.sections)
     assert pdfparts.split(interior, 1)[0].sections == interior.sections
-    assert len(pdfparts.split(interior, 5)) == 6
+    assert all(p.sections[0].on_right for p in parts)  # a part begins on a right-hand page
+    assert [p.sections[0].id for p in pdfparts.split(interior, 5)[1:]] == [
+        "about",
+        "part-one",
+        "running-a-session",  # the reference sections after the chapters run on: one part
+    ]
+    assert not any(s.on_right for s in interior.sections if s.id in ("characters", "glossary"))
 
 
 def test_part_html_links_inside_keep_their_anchor_and_every_link_carries_its_number(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -141,3 +142,19 @@ def test_golden(epub_bytes: bytes, name: str, update_golden: bool) -> None:
     assert text == golden.read_text(encoding="utf-8"), (
         f"{name} changed; review and run pytest --update-golden"
     )
+
+
+def test_the_glossary_is_in_alphabetical_order_whatever_the_source_order() -> None:
+    from companion.render import glossary_key
+
+    rendered = render(validate(load(ROOT / "source")), Edition(), "epub", {"@cover": "c.jpg"})
+    page = next(d.html for d in rendered.documents if d.section.id == "glossary")
+    terms = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<dfn[^>]*>(.*?)</dfn>", page)]
+    assert len(terms) > 10
+    assert terms == sorted(terms, key=glossary_key)
+    assert terms != [t.term for t in load(ROOT / "source").glossary]  # the source is not in order
+    assert [glossary_key(t)[0] for t in ("the Gallery", "Exchanges", "an apple")] == [
+        "gallery",
+        "exchanges",
+        "apple",
+    ]

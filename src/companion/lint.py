@@ -8,7 +8,7 @@ WeasyPrint's pages); `check` reads those lines, page by page, and reports:
 - L003 a hyphen ladder: more than `MAX_HYPHENS_IN_A_ROW` lines in a row ending in a hyphen;
 - L004 a paragraph whose last line is nothing but the end of a hyphenated word;
 - L005 a hyphenated proper name (a capitalised word broken across lines);
-- L006 a loose line: word spaces more than `MAX_SPACE_RATIO` times their normal width;
+- L006 a loose line: word spaces more than `MAX_SPACE_RATIO` times the text's normal spacing;
 - L007 a contents leader whose dots stop short of their number by more than `MAX_LEADER_GAP_PT`.
 
 The thresholds are those of the common house rules (Bringhurst's *Elements of Typographic Style*,
@@ -29,7 +29,8 @@ SHORT_PAGE_SHARE = 0.2
 MAX_HYPHENS_IN_A_ROW = 2
 """No more than this many consecutive lines may end in a hyphen."""
 MAX_SPACE_RATIO = 2.0
-"""A justified line's word spaces may be at most this many times their natural width."""
+"""A justified line's word spaces may be at most this many times the normal word space: the median
+space of the part's justified lines (what a reader's eye takes as the text's usual spacing)."""
 MAX_LEADER_GAP_PT = 3.0
 """The dots of a contents leader end within this much of their number (one dot is about 3 pt)."""
 
@@ -210,10 +211,16 @@ def _starts_sentence(text: str) -> bool:
 
 
 def _loose_lines(lines: Sequence[Line]) -> list[Finding]:
+    justified = sorted(line.spacing for line in lines if line.kind == "text" and line.spacing > 1.0)
+    normal = max(1.0, justified[len(justified) // 2]) if justified else 1.0
     return [
-        Finding(line.page, "L006", f"word spaces {line.spacing:.1f} times normal in `{_quote(line.text)}`")
+        Finding(
+            line.page,
+            "L006",
+            f"word spaces {line.spacing / normal:.1f} times normal in `{_quote(line.text)}`",
+        )
         for line in lines
-        if line.kind == "text" and line.spacing > MAX_SPACE_RATIO
+        if line.kind == "text" and line.spacing > MAX_SPACE_RATIO * normal
     ]
 
 

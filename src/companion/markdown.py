@@ -80,14 +80,15 @@ def parser() -> MarkdownIt:
 
 MIN_HYPHENATED = 6
 """Words shorter than this are never hyphenated (print.css: `hyphenate-limit-chars: 6 3 3`)."""
-_CAPITALISED = re.compile(rf"\b[A-Z][a-z’'-]{{{MIN_HYPHENATED - 1},}}\b")
+_CAPITALISED = re.compile(rf"(?<![.!?:]\s)(?<!^)\b[A-Z][a-z’'-]{{{MIN_HYPHENATED - 1},}}\b")
+"""A capitalised word that does not open a sentence (or the text): a name."""
 _LAST_WORD = re.compile(rf"(\w{{{MIN_HYPHENATED},}}[.,;:!?’”)]*)\s*$")
 
 
 def _render_text(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
-    """Text, escaped. In print, words the layout must not hyphenate are marked `nohyphen`: every
-    capitalised word (a name, as TeX's `\\uchyph=0` houses have it: Morn-/ingdale, Nor-/folk) and a
-    paragraph's last word (a last line of half a word, `literat-/ure.`, is a typesetting fault)."""
+    """Text, escaped. In print, words the layout must not hyphenate are marked `nohyphen`: a
+    capitalised word inside a sentence (a name: Morn-/ingdale, Nor-/folk) and a paragraph's last
+    word (a last line of half a word, `literat-/ure.`, is a typesetting fault)."""
     text = html.escape(tokens[idx].content, quote=False)
     if env.get("target") != "print":
         return text
@@ -248,8 +249,8 @@ def to_html(
         return Fragment(md.renderer.render(body, md.options, env))
     asides = tuple(
         f'<aside class="footnote" epub:type="footnote" role="doc-footnote" id="{prefix}-fn-{n + 1}">'
-        f'<p class="note-number"><a href="#{prefix}-ref-{n + 1}" role="doc-backlink">{n + 1}.</a></p>'
-        f"{note}</aside>"
+        + _numbered(note, f'<a href="#{prefix}-ref-{n + 1}" role="doc-backlink">{n + 1}.</a>')
+        + "</aside>"
         for n, note in sorted(rendered_notes.items())
     )
     return Fragment(md.renderer.render(body, md.options, env), asides)
@@ -277,6 +278,14 @@ def _split_footnotes(tokens: list[Token]) -> tuple[list[Token], dict[int, list[T
         elif not in_block:
             body.append(token)
     return body, notes
+
+
+def _numbered(note: str, number: str) -> str:
+    """The note with its number at the start of its first paragraph: a reading system's popup shows
+    the note's content, and a number in a paragraph of its own stood on a line alone."""
+    if note.startswith("<p>"):
+        return f'<p><span class="note-number">{number}</span> {note[3:]}'
+    return f'<p class="note-number">{number}</p>{note}'
 
 
 def _inline_note(rendered: str) -> str:

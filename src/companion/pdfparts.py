@@ -1,8 +1,9 @@
 """Split the print interior into parts that are laid out independently, and number their pages.
 
-Every body and back-matter section opens on a right-hand page, so where its lines and pages fall does
-not depend on the sections before it: only the numbers it prints do (its folios, "see page N", the
-contents). So the interior is cut into parts of whole sections (part 0 is the front matter), each part
+Every chapter opens on a right-hand page, so where its lines and pages fall does not depend on the
+sections before it: only the numbers it prints do (its folios, "see page N", the
+contents). So the interior is cut into parts of whole sections, each beginning with a section that
+opens on the right (part 0 is the front matter), each part
 is laid out on its own with guessed numbers (`guess`), and once every part's page count is known the
 true numbers follow (`number`). A wrong guess is put right in the laid-out part, by replacing the
 digits and letting the line's spaces take up the change of width (pdfworker.py), rather than by laying
@@ -14,13 +15,18 @@ count from 1 too, in roman numerals. `number` follows the same rule.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .pdfmerge import PART_LINK_SCHEME
 
-_SECTION = re.compile(r'<section id="([^"]+)" class="[\w-]+ (front|body|back)matter"')
+_SECTION = re.compile(r'<section id="([^"]+)" class="([\w-]+) (front|body|back)matter"')
+OPENS_ON_RIGHT = frozenset({"about", "chapter"})
+"""The kinds of body section that print.css opens on a right-hand page (front matter opens on the
+right too). Other sections follow on the next page of either side, so their layout depends on the
+section before them: a part may begin only with a section that opens on the right."""
 _LINK = re.compile(r'<a ([^>]*?)href="#([^"]+)"')
 _ID = re.compile(r'\bid="([^"]+)"')
 _FOOTNOTE = re.compile(r'class="footnote"')
@@ -43,6 +49,8 @@ class Section:
     """Every id in the section, with how far into it (0 to 1) it is."""
     targets: frozenset[str]
     """The ids its internal links point to."""
+    on_right: bool = True
+    """Opens on a right-hand page, whatever came before it."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,9 @@ class Interior:
             ids = tuple((m.group(1), m.start() / len(text)) for m in _ID.finditer(text))
             words = len(_TAG.sub(" ", text).split())
             targets = frozenset(m[2] for m in _LINK.finditer(text))
+            on_right = match[3] == "front" or match[2] in OPENS_ON_RIGHT
             sections.append(
-                Section(match[1], match[2], text, words, len(_FOOTNOTE.findall(text)), ids, targets)
+                Section(match[1], match[3], text, words, len(_FOOTNOTE.findall(text)), ids, targets, on_right)
             )
         title = _TITLE.search(html)
         running = " ".join(_TAG.sub("", title[1]).split()) if title else ""
@@ -107,13 +116,15 @@ def split(interior: Interior, count: int | None = None) -> tuple[Part, ...]:
     total = sum(s.words for s in rest)
     wanted = count if count is not None else max(2, round(total / PART_WORDS))
     wanted = min(wanted, len(rest))
-    groups: list[list[Section]] = [[]]
-    done = 0
-    for section in rest:
-        if groups[-1] and done >= total * len(groups) / wanted and len(groups) < wanted:
-            groups.append([])
-        groups[-1].append(section)
-        done += section.words
+    before = [sum(s.words for s in rest[:i]) for i in range(len(rest))]  # words before each section
+    cuts: list[int] = []
+    for k in range(1, wanted):  # each cut at the right-hand opener nearest its share of the words
+        candidates = [i for i in range(1, len(rest)) if rest[i].on_right and (not cuts or i > cuts[-1])]
+        if not candidates:
+            break
+        cuts.append(min(candidates, key=lambda i: abs(before[i] - total * k / wanted)))
+    bounds = [0, *sorted(set(cuts)), len(rest)]
+    groups = [rest[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     return (Part(0, front), *(Part(n, tuple(g)) for n, g in enumerate(groups, start=1)))
 
 

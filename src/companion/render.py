@@ -139,12 +139,23 @@ def plan(companion: Companion, edition: Edition) -> tuple[Section, ...]:
         sections.append(
             Section("closing", "closing", "In Closing", "bodymatter", "conclusion", "doc-conclusion")
         )
-    terms = keep(companion.glossary)
+    terms = tuple(sorted(keep(companion.glossary), key=lambda term: glossary_key(term.term)))
     if terms:
         sections.append(
             Section("glossary", "glossary", "Glossary", "backmatter", "glossary", "doc-glossary", items=terms)
         )
     return tuple(sections)
+
+
+_ARTICLE = re.compile(r"^(?:the|an?)\s+", re.IGNORECASE)
+
+
+def glossary_key(term: str) -> tuple[str, str]:
+    """A glossary's order: alphabetical, letters only, ignoring case and a leading article
+    ("the Gallery" goes under G), as dictionaries and indexes sort."""
+    plain = markdown.plain(term)
+    letters = re.sub(r"[^\w\s]", "", _ARTICLE.sub("", plain)).casefold()
+    return letters, plain.casefold()
 
 
 def link_targets(sections: tuple[Section, ...], target: Target) -> dict[str, str]:
