@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import epub, fonts, kepub, opds, parallel
+from . import epub, fonts, kepub, opds, parallel, printers
 from .cache import Cache, code_digest, digest, memos, tree_digest
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
@@ -105,7 +105,7 @@ def build(
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
             stack.callback(front_cover.cancel)
-        validated = _for_printer(check(project, save_memos=True), printer)
+        validated = printers.for_printer(check(project, save_memos=True), printer)
         if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
             front_cover.cancel()
             front_cover = _front_cover(project, cache, validated.companion.book, edition)
@@ -147,14 +147,9 @@ def build(
             progress("cover")
             front = front_cover.result()  # drawn on the other core meanwhile
         if "cover" in wanted and layout is not None:
-            outputs.append(
-                Output(
-                    f"{slug}-cover.pdf",
-                    _wrap_cover(
-                        project, cache, validated, edition, layout, cover_variant(variant, validated)
-                    ),
-                )
-            )
+            cover_variant = printers.cover_variant(variant, validated, DEFAULT_VARIANT)
+            wrap = _wrap_cover(project, cache, validated, edition, layout, cover_variant)
+            outputs.append(Output(f"{slug}-cover.pdf", wrap))
             outputs.append(Output(f"{slug}-cover.jpg", front))
         if rendered is not None:
             resources = [
@@ -255,28 +250,6 @@ def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic,
             return bytes(_cover().front_jpeg(book, styles, edition_note=note))
     except CompanionError as exc:
         return exc.diagnostics
-
-
-def _for_printer(validated: Validated, printer: str | None) -> Validated:
-    """The book as if book.yaml named `printer` (--printer)."""
-    book = validated.companion.book
-    if printer is None or printer == book.print.printer:
-        return validated
-    settings = book.print.model_copy(update={"printer": printer})
-    companion = dataclasses.replace(validated.companion, book=book.model_copy(update={"print": settings}))
-    return dataclasses.replace(validated, companion=companion)
-
-
-def cover_variant(variant: str | None, validated: Validated) -> str:
-    """The cover's PDF variant: the one asked for if it is a PDF/X; otherwise the first PDF/X the
-    printer takes (PDF/X-1a for IngramSpark and the default), or PDF/UA-1 for a printer that takes
-    any PDF (KDP)."""
-    from .printers import printer
-
-    if variant and variant.startswith("pdf/x"):
-        return variant
-    accepted = printer(validated.companion.book.print.printer).variants
-    return next((v for v in accepted if v.startswith("pdf/x")), DEFAULT_VARIANT)
 
 
 def _wrap_cover(

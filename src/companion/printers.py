@@ -14,7 +14,12 @@ Sources (as summarised, with the figures measured, in ../shared/LIBRARY-NOTES.md
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .validate import Validated
 
 PRINTERS = ("default", "kdp", "ingramspark")
 
@@ -144,3 +149,23 @@ def least_gutter(profile: Printer, page_count: int) -> float:
         if page_count <= limit:
             return minimum
     return profile.gutter[-1][1]
+
+
+def for_printer(validated: Validated, name: str | None) -> Validated:
+    """The book as if its book.yaml named printer `name` (`--printer` on build)."""
+    book = validated.companion.book
+    if name is None or name == book.print.printer:
+        return validated
+    settings = book.print.model_copy(update={"printer": name})
+    companion = dataclasses.replace(validated.companion, book=book.model_copy(update={"print": settings}))
+    return dataclasses.replace(validated, companion=companion)
+
+
+def cover_variant(variant: str | None, validated: Validated, otherwise: str) -> str:
+    """The cover's PDF variant: the one asked for if it is a PDF/X; otherwise the first PDF/X the
+    printer takes (PDF/X-1a for IngramSpark and the default), or `otherwise` for a printer that takes
+    any PDF (KDP)."""
+    if variant and variant.startswith("pdf/x"):
+        return variant
+    accepted = printer(validated.companion.book.print.printer).variants
+    return next((v for v in accepted if v.startswith("pdf/x")), otherwise)
