@@ -444,3 +444,15 @@ def test_preflight_cli_takes_a_printer(built: Path, cli: Any) -> None:
     assert not re.search(r"error P04\d", run.stderr)
     if run.exit_code == 0:  # with the bundled fonts embedded (issue 12)
         assert "printer: IngramSpark" in run.stdout
+
+
+def test_printer_option_picks_the_profile_and_the_cover_variant() -> None:
+    validated = pipeline.check(pipeline.Project.at(ROOT / "source"))
+    assert validated.companion.book.print.printer == "default"
+    kdp = printers.for_printer(validated, "kdp")
+    assert kdp.companion.book.print.printer == "kdp" and printers.for_printer(validated, None) is validated
+    assert printers.cover_variant(None, validated, "pdf/ua-1") == "pdf/x-1a"
+    assert printers.cover_variant("pdf/ua-1", kdp, "pdf/ua-1") == "pdf/ua-1"  # KDP takes any PDF
+    assert printers.cover_variant("pdf/x-3", kdp, "pdf/ua-1") == "pdf/x-3"
+    with pytest.raises(ValueError, match="unknown printer 'lulu'"):
+        printers.printer("lulu")
