@@ -356,13 +356,15 @@ def test_preflight_catches_a_wrong_interior(tmp_path: Path) -> None:
         "html { color: black }",
     )
     found = {d.code: d.message for d in check_printer(path, printers.printer("default"))}
+    # the folio's glyph box, 0.2 in margin box: its exact distance depends on the font drawn
+    found["P044"] = re.sub(r'"1" 0\.0\d\d in', '"1" 0.0XX in', found.get("P044", ""))
     assert found == {
         "P040": "pages 1–2: page 5.750 in x 8.750 in: bleed 0.125 in on the gutter edge "
         "(KDP and IngramSpark: none there)",
         "P041": "pages 1–2: 5 RGB colour operators (a B&W interior is gray or K only)",
         "P048": "no page labels (/PageLabels): a viewer's page numbers are not the folios",
         "P049": "2 pages (KDP and IngramSpark: 24 to 828)",
-        "P044": 'text within 0.5 in of the trim on pages 1–2 (closest: page 1, "1" 0.042 in from the trim; '
+        "P044": 'text within 0.5 in of the trim on pages 1–2 (closest: page 1, "1" 0.0XX in from the trim; '
         "KDP and IngramSpark: 0.5 in, running heads and folios included)",
         "P045": "lines thinner than 0.25 pt on page 2 (thinnest: 0.10 pt on page 2; "
         "KDP and IngramSpark: 0.25 pt at least)",
