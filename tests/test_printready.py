@@ -458,3 +458,17 @@ def test_printer_option_picks_the_profile_and_the_cover_variant() -> None:
     assert printers.cover_variant("pdf/x-3", kdp, "pdf/ua-1") == "pdf/x-3"
     with pytest.raises(ValueError, match="unknown printer 'lulu'"):
         printers.printer("lulu")
+
+
+def test_preflight_names_a_cover_variant_the_printer_does_not_take(tmp_path: Path) -> None:
+    path = _make(
+        tmp_path,
+        "x4.pdf",
+        "<p>Cover</p>",
+        "@page { size: 11.25in 8.5in; bleed: 0.125in; margin: 1in; background: device-cmyk(0.5 0.3 0.2 0.5) }"
+        "html { color: device-cmyk(0 0 0 0) }",
+        pdf_variant="pdf/x-4",
+    )
+    found = [(d.code, d.message) for d in check_printer(path, printers.printer("ingramspark"))]
+    assert found == [("P047", "the cover is a PDF/X-4 (for IngramSpark: PDF/X-1a or PDF/X-3)")]
+    assert check_printer(path, printers.printer("kdp")) == []

@@ -78,13 +78,13 @@ def check_printer(path: Path, profile: Printer) -> list[Diagnostic]:
         found += _live_area(path, profile, cover)
         found += _hairlines(path, walked, profile)
         variant = declared_pdfx(pdf)
-        if variant in ("PDF/X-1a", "PDF/X-3") or (cover and "pdf/x-1a" in profile.variants):
+        takes = cover and "any" not in profile.variants
+        if variant in ("PDF/X-1a", "PDF/X-3") or (takes and variant is None):
             found += pdfx_rules(path, pdf, walked, variant or "PDF/X-1a")
-        if cover and "any" not in profile.variants and variant is None:
+        if takes and (variant or "").lower() not in profile.variants:
             accepted = " or ".join(v.upper().replace("PDF/X-1A", "PDF/X-1a") for v in profile.variants)
-            found.append(
-                diagnostic(path, "P047", f"the cover is not a PDF/X (for {profile.label}: {accepted})")
-            )
+            what = f"a {variant}" if variant else "not a PDF/X"
+            found.append(diagnostic(path, "P047", f"the cover is {what} (for {profile.label}: {accepted})"))
     return found
 
 
