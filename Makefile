@@ -38,7 +38,7 @@ cover: $(STAMP)
 
 check: $(OUTPUTS)
 	$(BIN)/companion check source
-	$(BIN)/companion preflight dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf
+	$(BIN)/companion preflight --printer default dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools

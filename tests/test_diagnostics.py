@@ -955,6 +955,24 @@ def test_c016_a_chapter_named_like_a_package_item(src: Path) -> None:
     )
 
 
+def test_c060_c061_isbn_must_be_an_isbn13_with_its_check_digit(src: Path) -> None:
+    book = (src / "book.yaml").read_text()
+    write(src / "book.yaml", book + "isbn: 978-1-4028-9462\n")
+    err = problems()
+    assert (
+        "source/book.yaml:12:7: error C060: the ISBN `978-1-4028-9462` is not an ISBN-13 (12 digits)\n" in err
+    )
+    assert "    hint: write the 13 digits starting 978 or 979, such as 978-1-4028-9462-6\n" in err
+    write(src / "book.yaml", book + "isbn: 978-1-4028-9462-7\n")
+    err = problems()
+    assert (
+        "source/book.yaml:12:7: error C061: the ISBN `978-1-4028-9462-7` has the check digit 7; "
+        "its first 12 digits call for 6\n"
+    ) in err
+    write(src / "book.yaml", book + "isbn: 978-1-4028-9462-6\nisbn_addon: '5129'\n")
+    assert "source/book.yaml:13:13: error C014: `isbn_addon` is not valid (found `5129`)\n" in problems()
+
+
 # --- fonts (styles/ @font-face rules; fonts in built files) -------------------------------------
 
 

@@ -259,11 +259,15 @@ def test_no_trimbox(cli: Callable[..., Result], tmp_path: Path) -> None:
 
 
 def test_bleed_too_small(cli: Callable[..., Result], tmp_path: Path) -> None:
-    path = weasy(tmp_path, "thin.pdf", two_pages(), PAGE.replace("0.125in", "0.05in"))
+    """A cover needs its bleed; an interior may go without (a text-only book: page = trim)."""
+    cover = "@page { size: 11in 8in; margin: 0.75in; bleed: 0.05in; }"
+    path = weasy(tmp_path, "thin.pdf", "<h1>Cover</h1>", cover)
     result = cli("preflight", str(path))
     assert first_lines(result) == [
-        f"{path}: error P010: pages 1–2: BleedBox only 0.050 in beyond the TrimBox (0.125 in needed)"
+        f"{path}: error P010: page 1: BleedBox only 0.050 in beyond the TrimBox (0.125 in needed)"
     ]
+    interior = weasy(tmp_path, "trim.pdf", two_pages(), PAGE.replace("bleed: 0.125in;", ""))
+    assert cli("preflight", str(interior)).exit_code == 0
 
 
 def test_odd_page_count(cli: Callable[..., Result], tmp_path: Path) -> None:

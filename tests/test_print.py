@@ -34,7 +34,8 @@ def laid_out() -> tuple[str, PrintLayout]:
 
 
 def test_gutter_grows_with_the_page_count() -> None:
-    assert [pdf.inside_margin(n) for n in (24, 150, 151, 300, 301, 500, 501, 700, 701, 828)] == [
+    pages = (24, 150, 151, 300, 301, 500, 501, 700, 701, 828)
+    assert [pdf.inside_margin(n, "kdp") for n in pages] == [
         pytest.approx(x + pdf.GUTTER_EXTRA_IN)
         for x in (0.375, 0.375, 0.5, 0.5, 0.625, 0.625, 0.75, 0.75, 0.875, 0.875)
     ]
@@ -47,17 +48,38 @@ def test_gutter_grows_with_the_page_count() -> None:
     ("trim", "size"),
     [("5x8", (5, 8)), ("5.25x8", (5.25, 8)), ("5.5x8.5", (5.5, 8.5)), ("6x9", (6, 9)), ("a5", (5.83, 8.27))],
 )
-def test_trim_sizes_have_bleed_on_every_page(tmp_path: Path, trim: str, size: tuple[float, float]) -> None:
+def test_trim_sizes_text_only_page_is_the_trim(tmp_path: Path, trim: str, size: tuple[float, float]) -> None:
     source = make_tiny(tmp_path, styles=True)
     (source / "book.yaml").write_text((source / "book.yaml").read_text() + f"print:\n  trim: {trim}\n")
     result = pipeline.build(pipeline.Project.at(source), ("pdf",))
     reader = PdfReader(io.BytesIO(result.outputs[0].data))
     assert len(reader.pages) % 2 == 0
     for page in reader.pages:
-        assert (round(float(page.trimbox.width) / PT, 2), round(float(page.trimbox.height) / PT, 2)) == size
-        assert float(page.bleedbox.width - page.trimbox.width) / PT == pytest.approx(0.25)
-        assert float(page.bleedbox.height - page.trimbox.height) / PT == pytest.approx(0.25)
-        assert float(page.trimbox.left - page.bleedbox.left) / PT == pytest.approx(0.125)
+        assert (round(float(page.mediabox.width) / PT, 2), round(float(page.mediabox.height) / PT, 2)) == size
+        assert page.trimbox == page.mediabox == page.bleedbox
+
+
+def test_bleed_on_request_is_on_the_outer_edges_only_and_mirrored(tmp_path: Path) -> None:
+    """KDP's page size with bleed: trim + 0.125 in wide, + 0.25 in tall; none in the gutter."""
+    source = make_tiny(tmp_path, styles=True)
+    (source / "book.yaml").write_text(
+        (source / "book.yaml").read_text() + "print:\n  trim: 6x9\n  bleed: true\n"
+    )
+    result = pipeline.build(pipeline.Project.at(source), ("pdf",))
+    reader = PdfReader(io.BytesIO(result.outputs[0].data))
+    for number, page in enumerate(reader.pages, start=1):
+        media, trim = page.mediabox, page.trimbox
+        assert (float(media.width) / PT, float(media.height) / PT) == (
+            pytest.approx(6.125),
+            pytest.approx(9.25),
+        )
+        assert (float(trim.width) / PT, float(trim.height) / PT) == (pytest.approx(6), pytest.approx(9))
+        assert page.bleedbox == media
+        assert float(trim.bottom - media.bottom) / PT == pytest.approx(0.125)
+        assert float(media.top - trim.top) / PT == pytest.approx(0.125)
+        gutter = trim.left - media.left if number % 2 else media.right - trim.right
+        outside = media.right - trim.right if number % 2 else trim.left - media.left
+        assert (float(gutter), float(outside) / PT) == (0, pytest.approx(0.125))
 
 
 def test_crop_marks_on_request(tmp_path: Path) -> None:
@@ -66,7 +88,10 @@ def test_crop_marks_on_request(tmp_path: Path) -> None:
     marked = pipeline.build(pipeline.Project.at(source), ("pdf",), marks=True).outputs[0].data
     plain_page, marked_page = PdfReader(io.BytesIO(plain)).pages[0], PdfReader(io.BytesIO(marked)).pages[0]
     assert marked != plain
-    assert marked_page.trimbox == plain_page.trimbox
+    assert (marked_page.trimbox.width, marked_page.trimbox.height) == (
+        plain_page.trimbox.width,
+        plain_page.trimbox.height,
+    )
     # the marks are drawn as extra path operations outside the trim
     assert len(marked_page.get_contents().get_data()) > len(plain_page.get_contents().get_data())
 

@@ -114,11 +114,19 @@ def main(debug: bool) -> None:
 @click.option("--marks", is_flag=True, help="Add crop marks to the print interior.")
 @click.option(
     "--pdf-variant",
-    type=click.Choice(["pdf/ua-1", "pdf/x-3", "pdf/x-4", "pdf/a-3b", "tagged"]),
+    type=click.Choice(["pdf/ua-1", "pdf/x-1a", "pdf/x-3", "pdf/x-4", "pdf/a-3b", "tagged"]),
     default="pdf/ua-1",
     show_default=True,
-    help="The interior's PDF variant: PDF/UA-1 (tagged, accessible), PDF/X-3 or X-4 for printers that ask "
-    "for it (CMYK output intent), PDF/A-3b for archiving, or a plain tagged PDF 1.7.",
+    help="The PDF variant: PDF/UA-1 (tagged, accessible; the interior's default), PDF/X-1a, X-3 or X-4 "
+    "for printers that ask for it (interior and cover), PDF/A-3b for archiving, or a plain tagged PDF 1.7. "
+    "The cover is a PDF/X always when the printer asks for one (PDF/X-1a by default).",
+)
+@click.option(
+    "--printer",
+    type=click.Choice(["default", "kdp", "ingramspark"]),
+    default=None,
+    help="The print-on-demand service to build for (overrides print.printer in book.yaml); "
+    "default: both KDP and IngramSpark.",
 )
 @_handle_errors
 def build(
@@ -129,6 +137,7 @@ def build(
     page_list: bool,
     marks: bool,
     pdf_variant: str | None,
+    printer: str | None,
 ) -> None:
     """Build the companion in SOURCE (default source/) into DIR (default dist/)."""
     wanted = (
@@ -151,9 +160,12 @@ def build(
             variant=None if pdf_variant == "tagged" else pdf_variant,
             page_list=page_list,
             progress=progress,
+            printer=printer,
         )
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
+    for note in result.notes:
+        click.echo(note, err=True)
     for path in pipeline.write(result, out_dir, warn=lambda d: click.echo(d.format(), err=True)):
         click.echo(str(path))
 

@@ -117,6 +117,8 @@ CODES: dict[str, Code] = {
         "write each key as plain text before its colon (`name: value`)",
     ),
     "C048": Code("error", "name reserved for companion's own use"),
+    "C060": Code("error", "ISBN is not an ISBN-13", "13 digits starting 978 or 979; hyphens are allowed"),
+    "C061": Code("error", "ISBN check digit is wrong"),
     # The layout lint (lint.py): the print interior's pages as a book designer reads them
     "L001": Code("warning", "heading stranded at the foot of a page", "keep two lines of its text with it"),
     "L002": Code("warning", "very short last page of a section", "shorten or lengthen the section a little"),
@@ -155,6 +157,29 @@ CODES: dict[str, Code] = {
         "file is malformed; it could not be checked",
         "rebuild it, or ask whoever made it for an undamaged copy",
     ),
+    # Print-on-demand services (`preflight --printer`, preflight_print.py)
+    "P040": Code(
+        "error",
+        "page size or boxes not as the printer asks",
+        "an interior is the trim, or trim + bleed on the top, bottom and outside only",
+    ),
+    "P041": Code("error", "RGB in a black-and-white interior", "use gray or K-only colours"),
+    "P042": Code(
+        "error", "cover ink coverage above the printer's limit", "convert through an ink-limited profile"
+    ),
+    "P043": Code(
+        "error", "cover not CMYK", "give the cover's colours in CMYK, or let companion convert them"
+    ),
+    "P044": Code(
+        "error",
+        "text outside the printer's live area",
+        "keep text, running heads and folios inside the margins",
+    ),
+    "P045": Code("error", "line too thin to print", "draw lines at least 0.25 pt wide"),
+    "P046": Code("error", "not allowed in this PDF/X variant"),
+    "P047": Code("error", "cover not in a variant the printer takes", "build it with --pdf-variant pdf/x-1a"),
+    "P048": Code("error", "page labels missing or not the folios"),
+    "P049": Code("error", "page count the printer does not take"),
     # Distribution
     "D001": Code("error", "file to send is missing", "build it first with `companion build`"),
     "D002": Code("error", "file is too large to send", "Send to Kindle accepts files up to 50 MB"),

@@ -18,8 +18,16 @@ from .progress import reporter
 @click.option("--any-fonts", is_flag=True, help="Accept any embedded font, not only the bundled EB Garamond.")
 @click.option("--usage", is_flag=True, help="Also report EPUBCheck's USAGE messages (EPUBCheck -u).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
+@click.option(
+    "--printer",
+    type=click.Choice(["default", "kdp", "ingramspark"]),
+    default=None,
+    help="Also judge PDFs as this print service does (default: KDP and IngramSpark at once).",
+)
 @_handle_errors
-def preflight(files: tuple[Path, ...], no_ace: bool, any_fonts: bool, usage: bool, as_json: bool) -> None:
+def preflight(
+    files: tuple[Path, ...], no_ace: bool, any_fonts: bool, usage: bool, as_json: bool, printer: str | None
+) -> None:
     """Check built EPUBs and PDFs, ours or not, and list every finding.
 
     EPUB: EPUBCheck (every message it reports), DAISY Ace (every violation), Kindle-ingestion traps
@@ -31,6 +39,10 @@ def preflight(files: tuple[Path, ...], no_ace: bool, any_fonts: bool, usage: boo
     outline, images at 300 dpi or more as printed, the declared variant's OutputIntent, and no text
     within 0.25 in of the trim.
 
+    With --printer: as that service judges it (page size and boxes, no RGB in a B&W interior, the
+    cover's ink coverage through its output profile, CMYK cover, text incl. heads and folios inside
+    the live area, hairlines, PDF/X fonts, transparency and annotations, page labels, page count).
+
     Exits 1 when anything is found, 0 when every file is clean.
     """
     from .preflight import preflight as run_preflight  # pypdf, pypdfium2: only when needed
@@ -39,7 +51,9 @@ def preflight(files: tuple[Path, ...], no_ace: bool, any_fonts: bool, usage: boo
     with reporter() as progress:
         for path in files:
             progress(f"preflight {path}")
-            reports.append(run_preflight(path, ace=not no_ace, any_fonts=any_fonts, usage=usage))
+            reports.append(
+                run_preflight(path, ace=not no_ace, any_fonts=any_fonts, usage=usage, printer=printer)
+            )
     findings = [d for report in reports for d in report.findings]
     if as_json:
         payload = [

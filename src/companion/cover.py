@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import fonts, markdown
+from . import ean, fonts, inks, markdown, pdfx, printers
 from .errors import CompanionError, Location, diagnostic
 from .fetcher import RestrictedFetcher
 from .model import PAPER_CALIPER, Book, Review
@@ -28,7 +28,8 @@ from .render import environment
 BLEED = 0.125
 """Bleed on every side of the wrap, inches."""
 SAFE = 0.25
-"""No text closer than this to a trim edge (print-on-demand live area), inches."""
+"""No text closer than this to a trim edge, inches; more when the printer asks (printers.py:
+IngramSpark and the default keep 0.5 in), and the barcode area sits as far in."""
 SPINE_TEXT_MIN_PAGES = 79
 SPINE_TEXT_MIN_WIDTH = 0.25
 SPINE_MARGIN = 0.0625
@@ -91,10 +92,14 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
         return (
             environment()
             .get_template("cover_front.html")
-            .render(**_common(book, edition_note), geo=geo, front_scale=scales[0])
+            .render(
+                **_common(book, edition_note, _colours(book, styles, inks.css_rgb)),
+                geo=geo,
+                front_scale=scales[0],
+            )
         )
 
-    pdf = _fit(build, areas, styles)
+    pdf = _fit(build, areas, styles, "pdf/ua-1")
     document = pdfium.PdfDocument(pdf)
     try:
         page = document[0]
@@ -120,9 +125,11 @@ def wrap_pdf(
     *,
     edition_note: str = "",
     inside: str = "",
+    variant: str = "pdf/x-1a",
 ) -> bytes:
-    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set.
-    `inside` says what the companion holds (render.inside)."""
+    """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set;
+    CMYK through the ink-limited profile (inks.py), as the PDF `variant`. `inside` says what the
+    companion holds (render.inside)."""
     spine = spine_width(page_count, book.print.paper)
     spine_text = has_spine_text(page_count, book.print.paper)
     geo = _geometry(book, spine, front_left=book.print.size[0] + spine)
@@ -158,31 +165,45 @@ def wrap_pdf(
             environment()
             .get_template("cover_wrap.html")
             .render(
-                **_common(book, edition_note),
+                **_common(book, edition_note, _colours(book, styles, inks.css_cmyk)),
                 geo=geo,
                 spine_text=spine_text,
                 spine_font=spine_font * (scales[2] if spine_text else 1.0),
                 review=review,
                 review_html=_paragraphs(review.text) if review else (),
                 inside=inside,
+                barcode=_barcode(book, geo),
                 front_scale=scales[0],
                 back_scale=scales[1],
             )
         )
 
-    return _fit(build, tuple(areas), styles)
+    return _fit(build, tuple(areas), styles, variant)
+
+
+BARCODE_PADDING = 0.08
+"""White space inside the barcode area around the barcode, inches."""
+
+
+def _barcode(book: Book, geo: dict[str, float]) -> Markup | None:
+    """The ISBN's EAN-13 (and add-on) for the barcode area; None without an ISBN (area left clear)."""
+    if book.isbn is None:
+        return None
+    width, height = geo["barcode_w"] - 2 * BARCODE_PADDING, geo["barcode_h"] - 2 * BARCODE_PADDING
+    return ean.svg(book.isbn, book.isbn_addon, width, height, "EB Garamond")
 
 
 def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float]:
     """Every length of the design, inches from the top left of the trim."""
     trim_w, trim_h = book.print.size
     spine_len = trim_h - 1.0
+    safe = max(SAFE, printers.printer(book.print.printer).margin_in)
     return {
         "trim_w": trim_w,
         "trim_h": trim_h,
         "spine": spine,
         "bleed": BLEED,
-        "safe": SAFE,
+        "safe": safe,
         "page_w": 2 * trim_w + spine,
         # Front: a double accent frame, the text inside it.
         "front_left": front_left,
@@ -193,9 +214,9 @@ def _geometry(book: Book, spine: float, *, front_left: float) -> dict[str, float
         # Back: text block above the barcode area; publisher to its left.
         "back_top": 0.75,
         "back_side": 0.6,
-        "back_bottom": trim_h - SAFE - BARCODE[1] - 0.3,
-        "publisher_bottom": SAFE + 0.1,
-        "publisher_w": trim_w - 0.6 - SAFE - BARCODE[0] - 0.2,
+        "back_bottom": trim_h - safe - BARCODE[1] - 0.3,
+        "publisher_bottom": safe + 0.1,
+        "publisher_w": trim_w - 0.6 - safe - BARCODE[0] - 0.2,
         "barcode_w": BARCODE[0],
         "barcode_h": BARCODE[1],
         # Spine: a horizontal line box rotated 90 degrees about its centre (relative to the spine panel).
@@ -217,7 +238,12 @@ def _front_area(geo: dict[str, float]) -> _Area:
     )
 
 
-def _common(book: Book, edition_note: str) -> dict[str, Any]:
+def _colours(book: Book, styles: Path, convert: Callable[[str, Path], str]) -> dict[str, str]:
+    cover = book.cover
+    return {name: convert(getattr(cover, name), styles) for name in ("background", "foreground", "accent")}
+
+
+def _common(book: Book, edition_note: str, colours: dict[str, str]) -> dict[str, Any]:
     created = _iso(book.published)
     return {
         "book": book,
@@ -225,7 +251,7 @@ def _common(book: Book, edition_note: str) -> dict[str, Any]:
         "description_html": _paragraphs(book.description),
         "created": created,
         "modified": _iso(book.modified) if book.modified else created,
-        "colours": book.cover,
+        "colours": colours,
     }
 
 
@@ -244,6 +270,7 @@ def _fit(
     build: Callable[[tuple[float, ...]], str],
     areas: tuple[_Area, ...],
     styles: Path,
+    variant: str,
 ) -> bytes:
     """Lay out `build(scales)` with smaller text in each area that overflows; the PDF bytes."""
     from weasyprint import HTML
@@ -252,16 +279,18 @@ def _fit(
 
     fetcher = RestrictedFetcher(styles)
     sheets, config = printfonts.stylesheets(styles, fonts.COVER_SHEETS, fetcher)  # the bundled fonts only
+    profiles: dict[str, object] = {}
+    sheets += _output_intent(variant, styles, fetcher, profiles, config)
     steps = [0] * len(areas)
     while True:
         scales = tuple(SCALES[step] for step in steps)
         html = HTML(string=build(scales), base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
-        document = html.render(stylesheets=sheets, font_config=config)
+        document = html.render(stylesheets=sheets, font_config=config, color_profiles=profiles)
         overflowing = [i for i, area in enumerate(areas) if not _fits(document, area)]
         if not overflowing:
-            data: bytes = document.write_pdf(pdf_variant="pdf/ua-1")
+            data: bytes = document.write_pdf(pdf_variant=variant, pdf_tags=True)
             fonts.require_bundled(data, styles, fonts.COVER_SHEETS, Location("styles/cover.css"))
-            return data
+            return pdfx.finish(data, variant)
         for i in overflowing:
             if steps[i] + 1 >= len(SCALES):
                 raise CompanionError(
@@ -275,6 +304,26 @@ def _fit(
                     ]
                 )
             steps[i] += 1
+
+
+def _output_intent(
+    variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object], config: Any
+) -> list[Any]:
+    """A PDF/X cover declares the ink-limited profile as its OutputIntent."""
+    from weasyprint import CSS
+
+    if not variant.startswith("pdf/x"):
+        return []
+    rule = f"@color-profile device-cmyk {{ src: url({inks.COVER_PROFILE}); components: c, m, y, k; }}"
+    return [
+        CSS(
+            string=rule,
+            base_url=str(styles) + "/",
+            url_fetcher=fetcher,
+            color_profiles=profiles,
+            font_config=config,
+        )
+    ]
 
 
 def _fits(document: Any, area: _Area) -> bool:

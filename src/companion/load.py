@@ -195,6 +195,10 @@ _PATTERNS = {
     r"^[a-z0-9][a-z0-9-]{0,63}$": "lowercase letters, digits and - (64 at most), such as `my-companion`",
     r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$": "a language tag such as `en`, `en-GB` or `fr`",
     r"^#[0-9a-fA-F]{6}$": "a colour written #rrggbb, such as `#1f2f3a`",
+    m.COLOUR_PATTERN: "a colour written #rrggbb, such as `#1f2f3a`, or device-cmyk(c m y k), such as "
+    "`device-cmyk(0.64 0.41 0.22 0.82)`",
+    r"^[0-9][0-9 -]{11,18}[0-9]$": "an ISBN-13 such as `978-1-4028-9462-6`",
+    r"^[0-9]{5}$": "five digits, such as `51299`",
 }
 
 

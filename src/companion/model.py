@@ -66,16 +66,26 @@ class Novel(Model):
 class PrintSettings(Model):
     trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "a5"] = "5.5x8.5"
     paper: Literal["white", "cream"] = "cream"
+    printer: Literal["default", "kdp", "ingramspark"] = "default"
+    """The print-on-demand profile (printers.py): `default` satisfies KDP and IngramSpark at once."""
+    bleed: bool = False
+    """Bleed on the top, bottom and outside edges. Off: the page is the trim (a text-only book)."""
 
     @property
     def size(self) -> tuple[float, float]:
         return TRIMS[self.trim]
 
 
+_INK = r"(0|1|0?\.[0-9]+|[0-9]{1,2}(\.[0-9]+)?%|100%)"
+COLOUR_PATTERN = rf"^(#[0-9a-fA-F]{{6}}|device-cmyk\(\s*{_INK}(\s+{_INK}){{3}}\s*\))$"
+"""`#rrggbb` (sRGB, converted for print through the cover's ink-limited profile, inks.py) or
+`device-cmyk(c m y k)` (used as given on the print cover)."""
+
+
 class CoverSettings(Model):
-    background: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f2f3a"
-    foreground: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#f4ede0"
-    accent: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#c9a45c"
+    background: Annotated[str, StringConstraints(pattern=COLOUR_PATTERN)] = "#1f2f3a"
+    foreground: Annotated[str, StringConstraints(pattern=COLOUR_PATTERN)] = "#f4ede0"
+    accent: Annotated[str, StringConstraints(pattern=COLOUR_PATTERN)] = "#c9a45c"
 
 
 class Book(Model):
@@ -91,6 +101,11 @@ class Book(Model):
     rights: str = ""
     description: Text
     novel: Novel
+    isbn: Annotated[str, StringConstraints(pattern=r"^[0-9][0-9 -]{11,18}[0-9]$")] | None = None
+    """The print edition's ISBN-13 (hyphens and spaces allowed); validate.py checks its check digit.
+    With one, the back cover carries its EAN-13 barcode (ean.py)."""
+    isbn_addon: Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")] | None = None
+    """The 5-digit price add-on printed beside the barcode (such as 51299: US$12.99)."""
     print: PrintSettings = PrintSettings()
     cover: CoverSettings = CoverSettings()
 

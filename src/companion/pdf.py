@@ -17,10 +17,11 @@ from pathlib import Path
 from weasyprint import CSS
 from weasyprint.text.fonts import FontConfiguration
 
-from . import pdfparts, pdfspeed, printfonts
+from . import pdfparts, pdfspeed, printers, printfonts
 from .cache import digest
 from .fetcher import RestrictedFetcher
 from .fonts import INTERIOR_SHEETS
+from .grayscale import GrayFetcher
 from .layout import PrintLayout
 from .model import PrintSettings
 from .pdfjob import Job, PartStore, Printing
@@ -29,38 +30,51 @@ from .pdfworker import PartLayout
 pdfspeed.install()
 
 BLEED_IN = 0.125
+"""Bleed of a proof with crop marks (--marks): on all four sides, for the marks to sit in."""
 OUTSIDE_IN = 0.6
-TOP_IN = 0.7
-BOTTOM_IN = 0.75
-GUTTER_TABLE: tuple[tuple[int, float], ...] = (
-    (150, 0.375),
-    (300, 0.5),
-    (500, 0.625),
-    (700, 0.75),
-    (828, 0.875),
-)
-"""(up to this many pages, minimum inside margin in inches): the print-on-demand services' table."""
+TOP_IN = 0.8
+BOTTOM_IN = 0.8
+"""Running heads and folios sit in these margins, at least 0.5 in from the trim (print.css), inside
+the strictest live area of every profile (printers.py)."""
 GUTTER_EXTRA_IN = 0.3
-"""Added to the minimum so that text sits comfortably clear of the binding."""
+"""Added to the printer's least inside margin so that text sits comfortably clear of the binding."""
 CMYK_PROFILE = "icc/FOGRA39L-coated.icc"
 """Under styles/: the CMYK output profile a PDF/X variant declares (see styles/icc/README)."""
 
 
-def inside_margin(page_count: int) -> float:
-    """The inside margin in inches for a book of `page_count` pages."""
-    for limit, minimum in GUTTER_TABLE:
-        if page_count <= limit:
-            return minimum + GUTTER_EXTRA_IN
-    return GUTTER_TABLE[-1][1] + GUTTER_EXTRA_IN
+def inside_margin(page_count: int, printer: str = "default") -> float:
+    """The inside margin in inches for a book of `page_count` pages: KDP's binding table plus the
+    comfort margin, and never less than the printer's own minimum (IngramSpark: 0.5 in)."""
+    binding = printers.least_gutter(printers.printer("kdp"), page_count) + GUTTER_EXTRA_IN
+    return max(binding, printers.least_gutter(printers.printer(printer), page_count))
+
+
+def bleed_of(settings: PrintSettings, marks: bool = False) -> float:
+    """Bleed on the top, bottom and outside edges, inches: only when book.yaml asks for it (nothing
+    in a companion's interior reaches the trim, so a text-only book goes without: page = trim)."""
+    return 0.0 if marks or not settings.bleed else printers.printer(settings.printer).bleed_in
 
 
 def page_css(settings: PrintSettings, inside: float, marks: bool = False) -> str:
+    """The page geometry. Without bleed the page is the trim. With bleed the page is the trim plus
+    the bleed on the top, bottom and outside edge only (KDP's page size), mirrored on left and
+    right pages; pdfprint.py sets each page's TrimBox. A proof with crop marks (--marks) has its
+    bleed on all four sides, where the marks go."""
     width, height = settings.size
-    return f"""
-@page {{ size: {width}in {height}in; bleed: {BLEED_IN}in; {"marks: crop cross;" if marks else ""}
+    if marks:
+        return f"""
+@page {{ size: {width}in {height}in; bleed: {BLEED_IN}in; marks: crop cross;
         margin: {TOP_IN}in {OUTSIDE_IN}in {BOTTOM_IN}in {inside}in; }}
 @page :left {{ margin-left: {OUTSIDE_IN}in; margin-right: {inside}in; }}
 @page :right {{ margin-left: {inside}in; margin-right: {OUTSIDE_IN}in; }}
+"""
+    bleed = bleed_of(settings)
+    top, bottom, outside = TOP_IN + bleed, BOTTOM_IN + bleed, OUTSIDE_IN + bleed
+    return f"""
+@page {{ size: {width + bleed:g}in {height + 2 * bleed:g}in;
+        margin: {top:g}in {outside:g}in {bottom:g}in {inside}in; }}
+@page :left {{ margin-left: {outside:g}in; margin-right: {inside}in; }}
+@page :right {{ margin-left: {inside}in; margin-right: {outside:g}in; }}
 """
 
 
@@ -95,7 +109,7 @@ def lay_out(
     PDF still being written (`Printing`). `store` keeps laid-out parts, so that an edit lays out again
     only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
     images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one."""
-    fetcher = RestrictedFetcher(styles, source)
+    fetcher = GrayFetcher(styles, source, images_root=source)
     profiles: dict[str, object] = {}
     stylesheets, fonts = printfonts.stylesheets(styles, INTERIOR_SHEETS, fetcher)  # the bundled fonts only
     stylesheets += variant_stylesheets(variant, styles, fetcher, profiles, fonts)
@@ -113,13 +127,14 @@ def lay_out(
             profiles,
             fonts,
         )
-        salted = digest(salt, inside, marks, variant)
-        return Job(interior, pieces, make, salted, estimate, inside, store, variant).run()
+        salted = digest(salt, inside, marks, variant, settings.printer, settings.bleed)
+        bleed = bleed_of(settings, marks)
+        return Job(interior, pieces, make, salted, estimate, inside, store, variant, bleed).run()
 
-    plan, printing = run(inside_margin(estimate))
-    if inside_margin(plan.page_count) != plan.inside_margin:  # the page count calls for another gutter
+    plan, printing = run(inside_margin(estimate, settings.printer))
+    if inside_margin(plan.page_count, settings.printer) != plan.inside_margin:  # another gutter
         printing.cancel()
-        plan, printing = run(inside_margin(plan.page_count))
+        plan, printing = run(inside_margin(plan.page_count, settings.printer))
     return plan, Written(printing, variant)
 
 

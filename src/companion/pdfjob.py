@@ -65,6 +65,8 @@ class Job:
     inside: float
     store: PartStore | None
     variant: str | None
+    bleed_in: float = 0.0
+    """Bleed on the outer edges (pdfprint.bleed_boxes)."""
 
     def run(self) -> tuple[PrintLayout, Printing]:
         workers = [parallel.Worker(self.make) for _ in range(min(WORKERS, len(self.parts)))]
@@ -197,7 +199,9 @@ class Job:
         keys = {i: digest(item.key, self._numbers(item.part, truth)) for i, item in state.items()}
         stored = {i: item.final[1] for i, item in state.items() if item.final is not None}
         reports = {i: item.report for i, item in state.items()}
-        return plan, Printing(len(self.parts), writes, workers, stored, self.store, keys, reports)
+        finishing = pdfmerge.Finishing(truth.opening, True, self.bleed_in, self.variant)
+        printing = Printing(len(self.parts), writes, workers, stored, self.store, keys, reports, finishing)
+        return plan, printing
 
 
 def _with(numbers: dict[str, int], item: _Part) -> tuple[int, dict[str, int]]:
@@ -265,9 +269,11 @@ class Printing:
         store: PartStore | None,
         keys: dict[int, str],
         reports: dict[int, PartReport],
+        finishing: pdfmerge.Finishing,
     ) -> None:
         self._count, self._writes, self._workers, self._stored = count, writes, workers, stored
         self._store, self._keys, self._reports = store, keys, reports
+        self._finishing = finishing
 
     def result(self) -> bytes:
         """The merged PDF; each part is joined as soon as it and the parts before it are written."""
@@ -284,8 +290,6 @@ class Printing:
                             self._store.put(self._keys[done], self._reports[done], written[done])
                         if not waiting[worker]:
                             del waiting[worker]
-                if self._count == 1:
-                    return written[index]
                 if merger is None:
                     merger = pdfmerge.Merger(written.pop(index))
                 else:
@@ -293,7 +297,7 @@ class Printing:
         finally:
             self.cancel()
         assert merger is not None
-        return merger.finish()
+        return merger.finish(self._finishing)
 
     def cancel(self) -> None:
         for worker in self._workers:

@@ -32,10 +32,13 @@ import io
 import itertools
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Object, String
+
+from . import pdfprint
 
 PART_LINK_SCHEME = "companion-part:"
 """A link to an element in another part is written as href="companion-part:<id>"; merge() turns it into an internal link."""  # noqa: E501
@@ -62,8 +65,19 @@ class Merger:
         self._merger.append(self._count, pikepdf.open(io.BytesIO(data)))
         self._count += 1
 
-    def finish(self) -> bytes:
-        return self._merger.finish()
+    def finish(self, finishing: Finishing | None = None) -> bytes:
+        return self._merger.finish(finishing or Finishing())
+
+
+@dataclass(frozen=True)
+class Finishing:
+    """What pdfprint.py does to the merged interior: page labels from the page the body opens on
+    (None: no labels), bleed on the outer edges (inches), the PDF variant's rules."""
+
+    opening: int | None = None
+    labels: bool = False
+    bleed_in: float = 0.0
+    variant: str | None = None
 
 
 def _items(node: Object, leaf: str) -> Iterator[tuple[Object, Object]]:
@@ -136,7 +150,10 @@ class _Merger:
             self._add_names(tree, _items(node, "/Names"))
         self._add_names("/IDTree", _items(self.tree.get("/IDTree", Dictionary()), "/Names"))
         self.tags: set[str] = set()
-        self._retag(0, _scan(pdf, self.holder, b"")[1])
+        kids, fonts = _scan(pdf, self.holder, b"")
+        self._retag(0, fonts)
+        self.pagination = pdfprint.orphans(self.holder, kids)
+        """Running heads and folios (pdfprint.artifacts)."""
 
     def _add_names(self, tree: str, items: Iterable[tuple[Object, Object]]) -> dict[bytes, Object]:
         """Adds the (name, value) pairs to the tree, first come first kept; returns the others."""
@@ -163,6 +180,8 @@ class _Merger:
         prefix = f"p{index}-".encode()
         kids, fonts = _scan(src, holder, prefix)
         self._retag(index, fonts)
+        heads = {kid.objgen for kid in pdfprint.orphans(holder, kids)}
+        head_positions = [n for n, kid in enumerate(kids) if kid.objgen in heads]
         for kid in kids:
             del kid["/P"]  # so that the part's own Document and tree root are not copied
         nums = list(_items(tree.get("/ParentTree", Dictionary()), "/Nums"))
@@ -188,6 +207,7 @@ class _Merger:
         copied = self.pdf.copy_foreign(src.make_indirect(bundle))  # /Pg and page refs lead to the copies
         for kid in copied.Kids:
             kid.P = self.holder
+        self.pagination += [copied.Kids[n] for n in head_positions]
         self.holder.K.extend(copied.Tops)
         offset = self.next_key
         self.nums += [(int(key) + offset, value) for (key, _), value in zip(nums, copied.Nums, strict=True)]
@@ -256,9 +276,17 @@ class _Merger:
                 annot.Dest = dests[name]
                 annot.Contents = String(name)  # as WeasyPrint describes a same-part link
 
-    def finish(self) -> bytes:
-        """Writes the gathered trees into part 0 and saves it."""
+    def finish(self, finishing: Finishing) -> bytes:
+        """Writes the gathered trees into part 0, finishes it for print (pdfprint.py) and saves it."""
         self._resolve_part_links()
+        parents = dict(self.nums)
+        pdfprint.artifacts(self.pdf, self.pagination, parents)
+        pdfprint.link_parents(self.pdf, parents)
+        self.nums = list(parents.items())
+        if finishing.labels:
+            pdfprint.labels(self.pdf, finishing.opening)
+        pdfprint.bleed_boxes(self.pdf, finishing.bleed_in)
+        pdfprint.finish_annotations_and_groups(self.pdf, finishing.variant)
         for tree, entries in self.names.items():
             if entries:  # flat, like WeasyPrint's: a few thousand names need no /Kids
                 flat = Array([x for name in sorted(entries) for x in (String(name), entries[name])])
@@ -269,5 +297,8 @@ class _Merger:
         if "/ParentTreeNextKey" in self.tree:
             self.tree.ParentTreeNextKey = self.next_key
         out = io.BytesIO()
-        self.pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        if finishing.variant in pdfprint.pdfx.STRICT:  # PDF 1.4: no object streams
+            self.pdf.save(out, deterministic_id=True, force_version="1.4")
+        else:
+            self.pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
         return out.getvalue()

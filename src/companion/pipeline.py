@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import epub, fonts, kepub, opds, parallel
+from . import epub, fonts, kepub, opds, parallel, printers
 from .cache import Cache, code_digest, digest, memos, tree_digest
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
@@ -34,6 +34,10 @@ FULL_EDITION = Edition()
 DEFAULT_VARIANT = "pdf/ua-1"
 """Tagged, with the XMP title and PDF/UA identification accessibility checkers look for."""
 Progress = Callable[[str], None]
+NO_ISBN = (
+    "note: no `isbn` in book.yaml: the barcode area on the back cover is left clear "
+    "(KDP and IngramSpark can place their own barcode there)"
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class BuildResult:
     outputs: tuple[Output, ...]
     warnings: tuple[Diagnostic, ...]
     page_count: int = 0
+    notes: tuple[str, ...] = ()
+    """What the build wants the author to know that is not a problem (printed on stderr)."""
 
 
 def check(project: Project, *, save_memos: bool = False) -> Validated:
@@ -95,9 +101,11 @@ def build(
     variant: str | None = DEFAULT_VARIANT,
     page_list: bool = True,
     progress: Progress = lambda _stage: None,
+    printer: str | None = None,
 ) -> BuildResult:
     """Every requested output, in memory. The EPUB's print page list needs the print layout, so it is
-    laid out (or taken from the cache) whenever an EPUB is wanted, unless `page_list` is off."""
+    laid out (or taken from the cache) whenever an EPUB is wanted, unless `page_list` is off.
+    `printer` overrides book.yaml's `print.printer` (printers.py)."""
     progress("load")
     cache = Cache.for_project(project.source.parent)
     early = load_book(project.source) if {"epub", "kepub", "cover"} & set(formats) else None
@@ -105,7 +113,7 @@ def build(
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
             stack.callback(front_cover.cancel)
-        validated = check(project, save_memos=True)
+        validated = printers.for_printer(check(project, save_memos=True), printer)
         if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
             front_cover.cancel()
             front_cover = _front_cover(project, cache, validated.companion.book, edition)
@@ -147,9 +155,9 @@ def build(
             progress("cover")
             front = front_cover.result()  # drawn on the other core meanwhile
         if "cover" in wanted and layout is not None:
-            outputs.append(
-                Output(f"{slug}-cover.pdf", _wrap_cover(project, cache, validated, edition, layout))
-            )
+            cover_variant = printers.cover_variant(variant, validated, DEFAULT_VARIANT)
+            wrap = _wrap_cover(project, cache, validated, edition, layout, cover_variant)
+            outputs.append(Output(f"{slug}-cover.pdf", wrap))
             outputs.append(Output(f"{slug}-cover.jpg", front))
         if rendered is not None:
             resources = [
@@ -175,7 +183,8 @@ def build(
                 outputs.insert(0, Output(f"{slug}.pdf", data))
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
-        return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0)
+        notes = (NO_ISBN,) if "cover" in wanted and validated.companion.book.isbn is None else ()
+        return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0, notes)
 
 
 MIN_DPI = 300
@@ -252,7 +261,12 @@ def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic,
 
 
 def _wrap_cover(
-    project: Project, cache: Cache, validated: Validated, edition: Edition, layout: PrintLayout
+    project: Project,
+    cache: Cache,
+    validated: Validated,
+    edition: Edition,
+    layout: PrintLayout,
+    variant: str,
 ) -> bytes:
     book = validated.companion.book
     review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
@@ -260,6 +274,7 @@ def _wrap_cover(
     key = digest(
         _cover_key(project, validated.companion.book, edition),
         "wrap",
+        variant,
         layout.page_count,
         review.model_dump() if review else None,
         holds,
@@ -270,7 +285,13 @@ def _wrap_cover(
         key,
         ".pdf",
         lambda: _cover().wrap_pdf(
-            book, review, layout.page_count, project.styles, edition_note=edition.note, inside=holds
+            book,
+            review,
+            layout.page_count,
+            project.styles,
+            edition_note=edition.note,
+            inside=holds,
+            variant=variant,
         ),
     )
 

@@ -42,8 +42,10 @@ def kind_of(path: Path) -> str:
     return "unknown"
 
 
-def preflight(path: Path, *, ace: bool = True, any_fonts: bool = False, usage: bool = False) -> Report:
-    """Every finding for the EPUB or PDF at `path`."""
+def preflight(
+    path: Path, *, ace: bool = True, any_fonts: bool = False, usage: bool = False, printer: str | None = None
+) -> Report:
+    """Every finding for the EPUB or PDF at `path`; a PDF is also judged by the `printer`'s rules."""
     if not path.exists():
         return Report(path, "unknown", (diagnostic(path, "P015", "no such file"),))
     try:
@@ -58,7 +60,14 @@ def preflight(path: Path, *, ace: bool = True, any_fonts: bool = False, usage: b
             return Report(path, kind, tuple(check_epub(path, ace=ace, usage=usage)), "EPUB", checks)
         if kind == "pdf":
             findings, summary = check_pdf(path, any_fonts=any_fonts)
-            return Report(path, kind, tuple(findings), str(summary or ""), ("PDF preflight",))
+            done: tuple[str, ...] = ("PDF preflight",)
+            if printer is not None and summary is not None:
+                from .preflight_print import check_printer
+                from .printers import printer as profile
+
+                findings += check_printer(path, profile(printer))
+                done += (f"printer: {profile(printer).label}",)
+            return Report(path, kind, tuple(findings), str(summary or ""), done)
     except Exception as exc:  # any file at all: pypdf, pdfium, zipfile and lxml fail in many ways
         reason = f"{type(exc).__name__}: {exc}"[:200]
         return Report(path, kind, (diagnostic(path, "P030", f"the {kind.upper()} is malformed ({reason})"),))

@@ -1,6 +1,6 @@
 """Preflight of any PDF as a print-on-demand service sees it.
 
-Boxes (TrimBox, BleedBox 0.125 in beyond it, inside the MediaBox), fonts (all embedded; only the
+Boxes (TrimBox, a cover's BleedBox 0.125 in beyond it, inside the MediaBox), fonts (all embedded; only the
 bundled EB Garamond in files companion made), page-count parity (an interior; a one-page landscape
 file is a cover), tags, metadata and outline, image resolution at its printed size, the declared
 PDF variant (PDF/X needs its OutputIntent) and the live area (no text within 0.25 in of the trim).
@@ -79,7 +79,7 @@ def check_pdf(path: Path, *, any_fonts: bool = False) -> tuple[list[Diagnostic],
     cover = len(pages) == 1 and size[0] > size[1]
     info: Any = reader.metadata or {}
     ours = str(info.get("/Creator", "")).strip() == OUR_CREATOR
-    found = _boxes(path, pages)
+    found = _boxes(path, pages, cover)
     fonts, font_findings = _fonts(path, pages, bundled_only=ours and not any_fonts)
     found += font_findings
     if len(pages) % 2 and not cover:
@@ -102,7 +102,10 @@ def _box(page: Any, name: str) -> tuple[float, float, float, float] | None:
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
-def _boxes(path: Path, pages: list[Any]) -> list[Diagnostic]:
+def _boxes(path: Path, pages: list[Any], cover: bool) -> list[Diagnostic]:
+    """TrimBox and BleedBox on every page; a cover's bleed 0.125 in beyond its trim. An interior may
+    go without bleed (BleedBox = TrimBox: a text-only book); where its bleed lies is for the
+    printer's profile to judge (preflight_print.py)."""
     problems: dict[str, list[int]] = defaultdict(list)
     for number, page in enumerate(pages, start=1):
         media = _box(page, "/MediaBox")
@@ -112,7 +115,7 @@ def _boxes(path: Path, pages: list[Any]) -> list[Diagnostic]:
             problems["no TrimBox"].append(number)
         if bleed is None:
             problems["no BleedBox"].append(number)
-        if trim and bleed:
+        if trim and bleed and cover:
             least = min(trim[0] - bleed[0], trim[1] - bleed[1], bleed[2] - trim[2], bleed[3] - trim[3])
             if least < BLEED_PT - TOLERANCE_PT:
                 problems[

@@ -5,7 +5,7 @@ What is copied, from where:
   data folder `scaffold/` beside this module; `source/book.yaml` is then filled in (title, author,
   slug, a fresh `urn:uuid:` identifier, today's date) with ruamel.yaml, so any title quotes safely
   and the file's comments stay.
-- `styles/` (base.css, epub.css, print.css, cover.css, fonts/ with OFL.txt) is copied from the
+- `styles/` (base.css, epub.css, print.css, cover.css, fonts/ with OFL.txt, icc/) is copied from the
   project's own `styles/`, found from this file: `<repo>/src/companion/scaffold.py` -> `<repo>/styles`.
   That is where it is in a checkout and an editable install (`pip install -e .`, what `make` does),
   so the styles are never duplicated in git. A wheel built for a non-editable install must carry a
@@ -111,6 +111,10 @@ def _write_project(root: Path, title: str, author: str, today: dt.date) -> Scaff
     for font in sorted((styles / "fonts").iterdir()):
         if font.is_file() and font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2", ".txt"}:
             shutil.copyfile(font, root / "styles" / "fonts" / font.name)
+    (root / "styles" / "icc").mkdir()  # the CMYK output profiles of the cover and PDF/X (inks.py)
+    for profile in sorted((styles / "icc").iterdir()):
+        if profile.is_file() and profile.suffix.lower() in {".icc", ".md"}:
+            shutil.copyfile(profile, root / "styles" / "icc" / profile.name)
     slug = slugify(title)
     _fill_book(root / "source" / "book.yaml", title, author, slug, today)
     files = tuple(sorted(p for p in root.rglob("*") if p.is_file()))

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import fonts, gate, markdown
+from . import ean, fonts, gate, markdown
 from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
@@ -145,11 +145,40 @@ def _check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
             )
 
 
+def _check_isbn(companion: Companion, problems: list[Diagnostic]) -> None:
+    """An ISBN-13: 13 digits, starting 978 or 979, with the right check digit."""
+    book = companion.book
+    if book is None or book.isbn is None:
+        return
+    where = companion.sources.find(("book.yaml", "isbn"))
+    digits = ean.normalise(book.isbn)
+    if len(digits) != 13 or not digits.isdigit() or digits[:3] not in ("978", "979"):
+        problems.append(
+            diagnostic(
+                where,
+                "C060",
+                f"the ISBN `{book.isbn}` is not an ISBN-13 ({len(digits)} digits)",
+                "write the 13 digits starting 978 or 979, such as 978-1-4028-9462-6",
+            )
+        )
+    elif (expected := ean.check_digit(digits[:12])) != int(digits[12]):
+        problems.append(
+            diagnostic(
+                where,
+                "C061",
+                f"the ISBN `{book.isbn}` has the check digit {digits[12]}; "
+                f"its first 12 digits call for {expected}",
+                "copy the ISBN again from your ISBN agency's record",
+            )
+        )
+
+
 def _check_content(
     companion: Companion, styles: Path | None, problems: list[Diagnostic], *, ids_complete: bool
 ) -> tuple[Asset, ...]:
     ids = _check_ids(companion, problems)
     _check_cover_text(companion, problems)
+    _check_isbn(companion, problems)
     assets: dict[str, Asset] = {}
     root = Path(companion.root).resolve()
     lines: dict[str, list[str]] = {}
