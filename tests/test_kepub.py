@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from companion import kepub
+from companion import kepub, sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 X = "{http://www.w3.org/1999/xhtml}"
@@ -137,7 +137,7 @@ def test_small_document() -> None:
 
 @given(st.text(alphabet=st.sampled_from("ab .!?…\u201d\u2019\"')\n\t"), max_size=60))
 def test_split_gives_the_text_back(text: str) -> None:
-    parts = kepub._split(text)
+    parts = sentences.split(text)
     assert "".join(parts) == text
     assert all(parts)
 
