@@ -75,6 +75,11 @@ class Cache:
             return cls(None)
         return cls(root / ".cache" / "companion")
 
+    def beside(self, name: str) -> Cache:
+        """A cache of its own next to this one, pruned on its own (the narration's audio is too big to
+        share the 100 MB of the others)."""
+        return Cache(self.folder.parent / f"companion-{name}" if self.folder is not None else None)
+
     def get(self, kind: str, key: str, suffix: str) -> bytes | None:
         if self.folder is None:
             return None

@@ -78,6 +78,25 @@ class CoverSettings(Model):
     accent: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] = "#c9a45c"
 
 
+class Pronunciation(Model):
+    """A lexicon entry: `word` (or phrase) is read aloud as `say` (a respelling)."""
+
+    word: Text
+    say: Text
+
+
+class NarrationSettings(Model):
+    """The read-along edition's narration (`companion build --format read-along`)."""
+
+    voice: Text = "espeak-ng:en-gb"
+    """`engine:voice`: `espeak-ng:<espeak voice>` or `piper:<packaged voice>` (see voices.py)."""
+    rate: int = Field(default=100, ge=50, le=200)
+    """Speaking rate in per cent of the voice's own."""
+    notes: Literal["after", "skip"] = "after"
+    """Footnotes read after the paragraph that cites them, or left out."""
+    lexicon: tuple[Pronunciation, ...] = ()
+
+
 class Book(Model):
     title: Text
     subtitle: str = ""
@@ -93,6 +112,7 @@ class Book(Model):
     novel: Novel
     print: PrintSettings = PrintSettings()
     cover: CoverSettings = CoverSettings()
+    narration: NarrationSettings = NarrationSettings()
 
     @property
     def full_title(self) -> str:

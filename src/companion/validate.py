@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import fonts, markdown
+from . import fonts, markdown, voices
 from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
@@ -73,6 +73,7 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     styles = styles or Path(companion.root).resolve().parent / "styles"
     _check_styles(styles, problems)
     _check_fonts(styles, problems)
+    problems += voices.settings_problems(companion)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
