@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .cache import Cache, digest
-from .errors import CompanionError, Location, diagnostic
+from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .narration import SAMPLE_RATE
 
 BITRATE = "48k"
@@ -30,7 +30,7 @@ class Chapter:
     end: int
 
 
-def available(where: Location) -> list[object]:
+def available(where: Location) -> list[Diagnostic]:
     if shutil.which("ffmpeg") is None:
         return [diagnostic(where, "C071", "ffmpeg is not installed", "apt-get install ffmpeg (Debian)")]
     return []
@@ -44,7 +44,7 @@ def _ffmpeg_version() -> str:
 
 def m4a(pcm: bytes, cache: Cache) -> bytes:
     """One document's narration as AAC in MP4."""
-    key = digest(_ffmpeg_version(), BITRATE, "m4a", pcm)
+    key = digest(_ffmpeg_version(), _EXACT, BITRATE, "m4a", pcm)
     found = cache.get("m4a", key, ".m4a")
     if found is None:
         found = _encode(pcm, "ipod", metadata=None)
@@ -55,7 +55,7 @@ def m4a(pcm: bytes, cache: Cache) -> bytes:
 def m4b(pcm: bytes, chapters: Sequence[Chapter], tags: dict[str, str], cache: Cache) -> bytes:
     """The audiobook: every document's narration in one AAC file with chapters and tags."""
     metadata = _ffmetadata(chapters, tags)
-    key = digest(_ffmpeg_version(), BITRATE, "m4b", metadata, pcm)
+    key = digest(_ffmpeg_version(), _EXACT, BITRATE, "m4b", metadata, pcm)
     found = cache.get("m4b", key, ".m4b")
     if found is None:
         found = _encode(pcm, "ipod", metadata=metadata)
@@ -86,7 +86,7 @@ def _escape(value: str) -> str:
 def _encode(pcm: bytes, muxer: str, *, metadata: str | None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="companion-audio-") as folder:
         out = Path(folder) / "out.m4a"
-        command = ["ffmpeg", "-v", "error", "-nostdin", "-y", *_EXACT]
+        command = ["ffmpeg", "-v", "error", "-nostdin", "-y"]
         command += ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0"]
         if metadata is not None:
             meta = Path(folder) / "chapters.txt"
@@ -95,7 +95,7 @@ def _encode(pcm: bytes, muxer: str, *, metadata: str | None) -> bytes:
             command += ["-map_chapters", "1"]
         else:
             command += ["-map_metadata", "-1", "-map_chapters", "-1"]
-        command += ["-c:a", "aac", "-b:a", BITRATE, "-f", muxer, str(out)]
+        command += [*_EXACT, "-c:a", "aac", "-b:a", BITRATE, "-f", muxer, str(out)]
         done = subprocess.run(command, input=pcm, capture_output=True, check=False)
         if done.returncode != 0:
             message = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]

@@ -112,9 +112,14 @@ def package(opf: bytes, overlays: Sequence[Overlay], *, narrator: str, summary: 
     for title in metadata.iterfind(f"{{{DC}}}title"):
         title.text = f"{title.text} (Read-Along Edition)"
     for identifier in metadata.iterfind(f"{{{DC}}}identifier"):  # another edition, another identifier
-        identifier.text = uuid.uuid5(uuid.NAMESPACE_URL, f"{identifier.text}#read-along").urn
+        identifier.text = edition_identifier(identifier.text or "")
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def edition_identifier(identifier: str) -> str:
+    """The read-along edition's identifier: a UUID derived from the book's (the same every build)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{identifier}#read-along").urn
 
 
 def _item(manifest: etree._Element, ident: str, href: str, media_type: str) -> None:

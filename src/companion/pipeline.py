@@ -108,6 +108,8 @@ def build(
             stack.callback(front_cover.cancel)
         slug = validated.companion.book.slug + edition.suffix
         wanted = set(formats)
+        if "read-along" in wanted:
+            readalong.require(validated.companion)  # before any work: the voice can speak here
         item = getattr(progress, "item", None)
         outputs: list[Output] = []
         printed = layout = interior = None

@@ -13,6 +13,7 @@ import posixpath
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
@@ -29,6 +30,7 @@ PARAGRAPH_PAUSE = 0.7
 """Seconds of silence after a sentence, and after the last sentence of a paragraph or heading."""
 MAX_SPEECH_CACHE = 2 * 1024**3
 CSS = "EPUB/styles/epub.css"
+NCX = "EPUB/toc.ncx"
 OPF = overlays.OPF
 XHTML = "http://www.w3.org/1999/xhtml"
 
@@ -52,12 +54,7 @@ def build(
     book = companion.book
     settings = book.narration
     where = companion.sources.find(("book.yaml", "narration", "voice"))
-    voice = voices.parse(settings.voice)
-    if voice is None:  # validate() refuses it first; kept for callers that skip validation
-        raise CompanionError(voices.settings_problems(companion))
-    missing = voices.availability(voice, where) + audiobook.available(where)
-    if missing:
-        raise CompanionError(missing)
+    voice = require(companion)
     warnings = tuple(voices.language_warning(voice, book.language, where))
     source = zipfile.ZipFile(io.BytesIO(epub))
     documents = _spine(source)
@@ -104,11 +101,26 @@ def build(
     )
     replaced[OPF_NAME] = overlays.package(source.read(OPF_NAME), made, narrator=voice.spec, summary=summary)
     replaced[CSS] = source.read(CSS) + overlays.ACTIVE_STYLE.encode()
+    old = f"content={quoteattr(book.identifier)}"
+    new = f"content={quoteattr(overlays.edition_identifier(book.identifier))}"
+    replaced[NCX] = source.read(NCX).replace(old.encode(), new.encode())
     progress("encode audiobook")
     tags = {"title": book.full_title, "artist": book.author, "album": book.full_title, "genre": "Audiobook"}
     tags |= {"comment": f"Narrated by {voice.spec}", "date": str(book.published.year)}
     m4b = audiobook.m4b(b"".join(book_audio), chapters, _plain(tags), cache)
     return ReadAlong(repack(epub, replaced), m4b, stats, warnings)
+
+
+def require(companion: Companion) -> voices.Voice:
+    """The book's voice, when it and the encoder can be used on this machine (C070, C071 otherwise)."""
+    voice = voices.parse(companion.book.narration.voice)
+    if voice is None:  # validate() refuses it first; kept for callers that skip validation
+        raise CompanionError(voices.settings_problems(companion))
+    where = companion.sources.find(("book.yaml", "narration", "voice"))
+    missing = voices.availability(voice, where) + audiobook.available(where)
+    if missing:
+        raise CompanionError(missing)
+    return voice
 
 
 def _assemble(reading: readaloud.Reading, utterances: list[bytes]) -> tuple[bytes, tuple[overlays.Clip, ...]]:

@@ -140,14 +140,15 @@ def _wrap(pieces: list[etree._Element]) -> etree._Element | None:
 
 
 def _child_of(ancestor: etree._Element, element: etree._Element) -> etree._Element:
-    while element.getparent() is not ancestor:
-        element = element.getparent()
+    while (parent := element.getparent()) is not ancestor and parent is not None:
+        element = parent
     return element
 
 
 def _unwrap(span: etree._Element) -> None:
     """Put the span's content (text, children, tail) in its place."""
     parent = span.getparent()
+    assert parent is not None  # a sentence span is never the root
     index = parent.index(span)
     children = list(span)
     _add_text(parent, index, span.text)
@@ -187,18 +188,23 @@ def _notes_after_citations(
         if element.tag == SPAN and element.get("class") == "sentence":
             last = element.get("id", "")
         elif element.tag == _LINK and "noteref" in (element.get(EPUB_TYPE) or "").split():
-            aside = asides.get((element.get("href") or "").lstrip("#"))
-            if aside is not None and last in paragraph and last not in note_of and id(aside) not in placed:
-                cited.setdefault(paragraph[last], []).append(aside)
-                placed.add(id(aside))
+            cited_note = asides.get((element.get("href") or "").lstrip("#"))
+            if (
+                cited_note is not None
+                and last in paragraph
+                and last not in note_of
+                and id(aside) not in placed
+            ):
+                cited.setdefault(paragraph[last], []).append(cited_note)
+                placed.add(id(cited_note))
     final = {s.paragraph: s.id for s in sentences if s.id not in note_of}
     out: list[Sentence] = []
     for sentence in sentences:
-        aside = note_of.get(sentence.id)
-        if aside is not None and id(aside) in placed:
+        note = note_of.get(sentence.id)
+        if note is not None and id(note) in placed:
             continue
         out.append(sentence)
         if final.get(sentence.paragraph) == sentence.id:
-            for note in cited.get(sentence.paragraph, []):
-                out.extend(s for s in sentences if note_of.get(s.id) is note)
+            for cited_note in cited.get(sentence.paragraph, []):
+                out.extend(s for s in sentences if note_of.get(s.id) is cited_note)
     return out

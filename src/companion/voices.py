@@ -101,9 +101,8 @@ def availability(voice: Voice, where: Location) -> list[Diagnostic]:
 
 def language_warning(voice: Voice, language: str, where: Location) -> list[Diagnostic]:
     """C072 when the voice speaks another language or region than the book's."""
-    if voice.language.lower() == language.lower() or (
-        "-" not in voice.language and language.lower().startswith(voice.language.lower() + "-")
-    ):
+    spoken, book = voice.language.lower().split("-"), language.lower().split("-")
+    if spoken[0] == book[0] and (len(spoken) == 1 or len(book) == 1 or spoken[1] == book[1]):
         return []
     message = f"voice `{voice.spec}` speaks {voice.language}; the book is in {language}"
     return [diagnostic(where, "C072", message)]
