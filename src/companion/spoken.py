@@ -34,7 +34,7 @@ _ABBREVIATIONS = (
     (re.compile(r"(?<![\w.])([A-Z])\.(?=\s|$)"), r"\1"),  # an initial: "Kathy H." is not a full stop
 )
 _DECADE = re.compile(r"(?<![\d,.])(1[1-9]|20)(\d)0s(?!\w)")
-_YEAR = re.compile(r"(?<![\d,.£$€])(1[1-9]|20)(\d\d)(?![\d,]|\.\d)")
+_YEAR = re.compile(r"(?<![\d,.£$€])(1[1-9]|20)(\d\d)(?!\d|[,.]\d)")
 _SPACE = re.compile(r"\s+")
 
 
