@@ -288,9 +288,12 @@ def test_foliate_plays_the_overlay_and_highlights_each_sentence(narrated: Narrat
     shutil.copy(ROOT / "tests" / "reader" / "index.html", site / "index.html")
     shutil.copytree(FOLIATE.parent, site / "foliate-js")
     shutil.copy(narrated.epub, site / "book.epub")
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *_args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     browser = Browser(tmp_path / "profile", "--autoplay-policy=no-user-gesture-required", "--mute-audio")
     try:

@@ -12,6 +12,7 @@ import io
 import posixpath
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
@@ -76,6 +77,7 @@ def build(
     made: list[overlays.Overlay] = []
     chapters: list[audiobook.Chapter] = []
     book_audio: list[bytes] = []
+    encodes: dict[str, bytes] = {}
     position = 0
     for name in documents:
         reading = readings[name]
@@ -91,7 +93,7 @@ def build(
         made.append(overlay)
         replaced[name] = reading.xhtml
         replaced[posixpath.join("EPUB", overlay.smil_href)] = overlays.smil(overlay)
-        replaced[posixpath.join("EPUB", overlay.audio_href)] = audiobook.m4a(audio, cache)
+        encodes[posixpath.join("EPUB", overlay.audio_href)] = audio
         chapters.append(audiobook.Chapter(_title(reading.xhtml), position, position + len(audio) // 2))
         position += len(audio) // 2
         book_audio.append(audio)
@@ -104,11 +106,13 @@ def build(
     old = f"content={quoteattr(book.identifier)}"
     new = f"content={quoteattr(overlays.edition_identifier(book.identifier))}"
     replaced[NCX] = source.read(NCX).replace(old.encode(), new.encode())
-    progress("encode audiobook")
     tags = {"title": book.full_title, "artist": book.author, "album": book.full_title, "genre": "Audiobook"}
     tags |= {"comment": f"Narrated by {voice.spec}", "date": str(book.published.year)}
-    m4b = audiobook.m4b(b"".join(book_audio), chapters, _plain(tags), cache)
-    return ReadAlong(repack(epub, replaced), m4b, stats, warnings)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # one ffmpeg a core: the audiobook beside the documents
+        m4b = pool.submit(audiobook.m4b, b"".join(book_audio), chapters, _plain(tags), cache)
+        encoded = pool.map(lambda pcm: audiobook.m4a(pcm, cache), encodes.values())
+        replaced |= dict(zip(encodes, encoded, strict=True))
+        return ReadAlong(repack(epub, replaced), m4b.result(), stats, warnings)
 
 
 def require(companion: Companion) -> voices.Voice:
