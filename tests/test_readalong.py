@@ -258,7 +258,10 @@ def test_epubcheck_reports_nothing(narrated: Narrated) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not validators.ace_available(), reason="DAISY Ace is not installed")
 def test_ace_reports_no_violation(narrated: Narrated) -> None:
-    assert validators.run_ace(narrated.epub) == []
+    found = validators.run_ace(narrated.epub)
+    if [d.code for d in found] == ["P003"]:  # Ace's Chromium did not start (a loaded machine): once more
+        found = validators.run_ace(narrated.epub)
+    assert found == []
 
 
 # --- in a reading system: foliate-js in headless Chromium ----------------------------------------------
