@@ -135,6 +135,14 @@ def test_small_document() -> None:
     assert svg_text is not None and len(svg_text) == 0
 
 
+def test_no_break_space_after_an_initial_ends_no_sentence() -> None:
+    assert sentences.split("Kathy\u00a0H. is a carer. Miss\u00a0Emily. Then") == [
+        "Kathy\u00a0H. is a carer. ",
+        "Miss\u00a0Emily. ",
+        "Then",
+    ]
+
+
 @given(st.text(alphabet=st.sampled_from("ab .!?…\u201d\u2019\"')\n\t"), max_size=60))
 def test_split_gives_the_text_back(text: str) -> None:
     parts = sentences.split(text)
