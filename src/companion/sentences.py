@@ -11,9 +11,10 @@ from collections.abc import Callable
 from lxml import etree
 
 XHTML = "http://www.w3.org/1999/xhtml"
-_SENTENCE = re.compile(r"(?<=[.!?…])[\u201d\u2019\"')\]]*[^\S\u00a0\u202f]+")
+_SENTENCE = re.compile(r"(?<=[.!?…])(?<!\u00a0[A-Z]\.)[\u201d\u2019\"')\]]*[^\S\u00a0\u202f]+")
 """A sentence ends at . ! ? or … (closing quotes and brackets kept with it) before a space; a
-no-break space does not end one: it follows initials and honorifics ("Kathy H.", "Miss Emily")."""
+no-break space does not end one (it follows honorifics: "Miss Emily. "), nor does an initial after one
+("Kathy H. is")."""
 SKIP = {
     f"{{{XHTML}}}{name}"
     for name in (
