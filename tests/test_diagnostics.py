@@ -23,7 +23,7 @@ from companion.codes import CODES, codes_table
 from companion.errors import CompanionError
 from companion.load import load
 
-from .tinysource import make_tiny
+from .tinysource import ROOT, make_tiny
 
 Check = Callable[[], tuple[int, str]]
 
@@ -1073,3 +1073,49 @@ def test_c037_style_sheets_that_name_no_font_stop_the_layout(src: Path, tmp_path
         "styles/base.css: error C037: no @font-face rule names a bundled font\n"
         "    hint: put working OpenType or TrueType fonts in styles/fonts/ and name them with @font-face\n"
     ) in err
+
+
+# --- narration (the read-along edition) ---------------------------------------------------------
+
+
+def test_c070_unknown_narration_voice(src: Path) -> None:
+    add(src, "book.yaml", "narration:\n  voice: piper:en_GB-nobody-medium\n")
+    err = problems()
+    assert "source/book.yaml:13:10: error C070: unknown narration voice `piper:en_GB-nobody-medium`\n" in err
+    assert "hint: use `espeak-ng:en-gb`" in err
+
+
+def test_c073_lexicon_entry_not_a_word(src: Path) -> None:
+    add(src, "book.yaml", "narration:\n  lexicon:\n    - word: '<b>'\n      say: bold\n")
+    err = problems()
+    assert "source/book.yaml:14:13: error C073: lexicon entry `<b>` is not a word or phrase\n" in err
+
+
+def test_c071_engine_not_installed(src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from companion import voices
+
+    monkeypatch.setattr(voices.shutil, "which", lambda _name: None)
+    shutil.copytree(ROOT / "styles", src.parent / "styles")
+    add(src, "book.yaml", "narration:\n  voice: espeak-ng:en-gb\n")
+    result = CliRunner().invoke(main, ["build", "source", "--format", "read-along", "--no-page-list"])
+    assert result.exit_code == 1, result.output
+    assert "source/book.yaml:13:10: error C071: espeak-ng is not installed\n" in result.stderr
+    assert "hint: apt-get install espeak-ng (Debian)" in result.stderr
+    assert not (src.parent / "dist").exists()
+
+
+def test_c072_voice_of_another_region() -> None:
+    from companion import voices
+    from companion.errors import Location
+
+    voice = voices.parse("piper:en_US-joe-medium")
+    assert voice is not None
+    found = voices.language_warning(voice, "en-GB", Location("source/book.yaml", 13, 10))
+    assert [d.format() for d in found] == [
+        "source/book.yaml:13:10: warning C072: voice `piper:en_US-joe-medium` speaks en-US; the book is in "
+        "en-GB\n    hint: no packaged voice matches the book's language: choose the nearest, or espeak-ng's "
+        "voice for it"
+    ]
+    british = voices.parse("espeak-ng:en-gb-x-rp")
+    assert british is not None and voices.language_warning(british, "en-GB", Location("x")) == []
+    assert voices.language_warning(british, "en", Location("x")) == []

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from companion import kepub
+from companion import kepub, sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 X = "{http://www.w3.org/1999/xhtml}"
@@ -173,3 +173,20 @@ def test_epubcheck_is_silent(books: tuple[Path, Path]) -> None:
 def test_zip_is_a_valid_archive(books: tuple[Path, Path]) -> None:
     with zipfile.ZipFile(io.BytesIO(books[1].read_bytes())) as archive:
         assert archive.testzip() is None
+
+
+def test_the_read_along_splits_real_sentences() -> None:
+    """The read-along's splitter (sentences.py) is not kepubify's: a no-break space after an
+    initial or honorific ends no sentence, so a narrator does not pause inside a name."""
+    assert sentences.split("Kathy\u00a0H. is a carer. Miss\u00a0Emily. Then") == [
+        "Kathy\u00a0H. is a carer. ",
+        "Miss\u00a0Emily. ",
+        "Then",
+    ]
+
+
+@given(st.text(alphabet=st.sampled_from("ab .!?…\u201d\u2019\"')\n\t"), max_size=60))
+def test_the_read_along_split_gives_the_text_back(text: str) -> None:
+    parts = sentences.split(text)
+    assert "".join(parts) == text
+    assert all(parts)

@@ -234,7 +234,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class Browser:
     """Headless Chromium with one page, driven over the Chrome DevTools Protocol."""
 
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, profile: Path, *flags: str) -> None:
         import websocket  # websocket-client
 
         self.process = subprocess.Popen(
@@ -252,6 +252,7 @@ class Browser:
                 "--remote-debugging-port=0",
                 "--remote-allow-origins=*",
                 f"--user-data-dir={profile}",
+                *flags,
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,

@@ -69,3 +69,13 @@ def test_check_in_a_pipe_prints_only_the_result(project: Path) -> None:
     )
     assert proc.returncode == 0
     assert (proc.stdout, proc.stderr) == ("source: ok\n", "")
+
+
+def test_bar_shows_sentences_done_and_time_left() -> None:
+    out = io.StringIO()
+    with Reporter(True, out) as progress:
+        progress("narrate")
+        progress.bar(120, 480, 65.4)
+        time.sleep(0.2)
+    shown = out.getvalue()
+    assert "narrate: ━━━━━━╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌ 120/480 sentences, 1 min 05 s left" in shown

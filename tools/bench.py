@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,51 @@ print(total, spent["render"], spent["parse"])
 """
 
 
+READ_ALONG = """
+import json, os, sys, time
+from pathlib import Path
+from companion import pipeline
+started, cpu = time.perf_counter(), os.times()
+result = pipeline.build(pipeline.Project.at(Path(sys.argv[1])), ("read-along",))
+pipeline.write(result, Path(sys.argv[2]))
+after, n = os.times(), result.narration
+spent = sum(after[:4]) - sum(cpu[:4])
+wall = time.perf_counter() - started
+print(json.dumps([wall, spent, n.synthesized, n.cached, n.audio_seconds, n.cpu_seconds]))
+"""
+"""One read-along build in its own process: wall and CPU seconds, and what the narration did."""
+
+
+def read_along(voice: str) -> list[str]:
+    """The bundled companion's read-along edition narrated by `voice`: cold, nothing changed, one edit."""
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        shutil.copytree(ROOT / "source", folder / "source")
+        shutil.copytree(ROOT / "styles", folder / "styles")
+        book = folder / "source" / "book.yaml"
+        text = book.read_text(encoding="utf-8")
+        book.write_text(re.sub(r"(?m)^  voice: .*$", f"  voice: {voice}", text), encoding="utf-8")
+        runs = {}
+        for name in ("cold", "nothing changed", "one sentence edited"):
+            if name == "one sentence edited":
+                chapter = folder / "source" / "chapters" / "03-part-one.md"
+                chapter.write_text(chapter.read_text(encoding="utf-8") + "\nOne more sentence.\n", "utf-8")
+            done = subprocess.run(
+                [sys.executable, "-c", READ_ALONG, str(folder / "source"), str(folder / "out")],
+                cwd=folder, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            runs[name] = json.loads(done.stdout.splitlines()[-1])
+    cold = runs["cold"]
+    lines.append(f"read-along ({voice}), bundled companion: {cold[4] / 60:.1f} min of audio")
+    for name, (wall, cpu, made, cached, _audio, _synth_cpu) in runs.items():
+        label = f"  {name}: wall s, CPU s, sentences synthesized / cached"
+        lines.append(f"{label:56} {wall:8.1f} {cpu:8.1f} {made:6d} / {cached}")
+    speed = cold[4] / cold[5] if cold[5] else 0.0
+    lines.append(f"{'  synthesis: seconds of audio per CPU second':56} {speed:8.1f}")
+    return lines
+
+
 def synthetic_chapter(number: int, words: int, rng: random.Random) -> str:
     lines = ["---", f'title: "Synthetic Chapter {number}"', "spoilers: false", "---", ""]
     written = section = 0
@@ -173,7 +219,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chapters", type=int, default=100)
     parser.add_argument("--words", type=int, default=1400, help="words per synthetic chapter")
+    parser.add_argument(
+        "--voice",
+        action="append",
+        help="narrate the read-along edition with this voice too (default espeak-ng:en-gb; repeatable, "
+        "e.g. --voice piper:en_US-joe-medium)",
+    )
+    parser.add_argument("--read-along-only", action="store_true", help="only the read-along section")
     args = parser.parse_args()
+    if args.read_along_only:
+        for voice in args.voice or ["espeak-ng:en-gb"]:
+            print("\n".join(read_along(voice)))
+        return
     import pypandoc
 
     pandoc = pypandoc.get_pandoc_path()
@@ -261,6 +318,9 @@ def main() -> None:
     print(f"{'PDF build outside WeasyPrint parse + render + write (%):':56} {outside:8.1f}")
     edited = rows["companion: EPUB, one chapter edited, no page list"][0] - start[0]
     print(f"{'EPUB after one edit, seconds beyond start-up:':56} {edited:8.2f}")
+    print()
+    for voice in args.voice or ["espeak-ng:en-gb"]:
+        print("\n".join(read_along(voice)))
 
 
 if __name__ == "__main__":

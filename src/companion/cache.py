@@ -96,6 +96,11 @@ class Cache:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
 
+    def beside(self, name: str) -> Cache:
+        """A cache of its own next to this one, pruned on its own (the narration's audio is too big to
+        share the 100 MB of the others)."""
+        return Cache(self.folder.parent / f"companion-{name}" if self.folder is not None else None)
+
     def get(self, kind: str, key: str, suffix: str) -> bytes | None:
         if self.folder is None:
             return None

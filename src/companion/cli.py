@@ -93,7 +93,8 @@ def main(debug: bool) -> None:
     "formats",
     default="all",
     show_default=True,
-    help="Comma-separated outputs: epub, kepub, pdf, cover, or all.",
+    help="Comma-separated outputs: epub, kepub, pdf, cover, or all (those four); read-along (the "
+    "narrated EPUB and the .m4b audiobook) only when named.",
 )
 @click.option(
     "--out",
@@ -143,11 +144,11 @@ def build(
     wanted = (
         pipeline.FORMATS if formats == "all" else tuple(f.strip() for f in formats.split(",") if f.strip())
     )
-    unknown = [f for f in wanted if f not in pipeline.FORMATS]
+    unknown = [f for f in wanted if f not in pipeline.FORMATS + pipeline.EXTRA_FORMATS]
     if unknown or not wanted:
         raise click.BadParameter(
             f"unknown format {', '.join(unknown) or formats!r}; "
-            f"choose from {', '.join(pipeline.FORMATS)} or all",
+            f"choose from {', '.join(pipeline.FORMATS + pipeline.EXTRA_FORMATS)} or all",
             param_hint="--format",
         )
     project = pipeline.Project.at(source)

@@ -72,6 +72,17 @@ CODES: dict[str, Code] = {
         "@font-face family is not the font's own name",
         "use the family name the font file gives itself (calibre and some reading systems match on it)",
     ),
+    # Narration (the read-along edition)
+    "C070": Code("error", "unknown narration voice"),
+    "C071": Code("error", "narration engine or encoder not available"),
+    "C072": Code(
+        "warning",
+        "the narration voice speaks another language or region",
+        "no packaged voice matches the book's language: choose the nearest, or espeak-ng's voice for it",
+    ),
+    "C073": Code(
+        "error", "lexicon entry is not a word or phrase", "write the word as it appears in the text"
+    ),
     # Images
     "C030": Code("error", "image missing"),
     "C031": Code("error", "image has no alt text", "write ![what the image shows](path)"),

@@ -27,6 +27,8 @@ from .render import RenderedBook, environment
 
 STYLESHEETS = ("styles/base.css", "styles/epub.css")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_COMPRESSED = (".m4a", ".mp3")
+"""Audio is stored: deflating it again gains nothing."""
 
 
 @dataclass(frozen=True)
@@ -284,18 +286,20 @@ def _nav(rendered: RenderedBook, page_list: Sequence[PageBreak]) -> str:
 
 
 def repack(data: bytes, replace: Mapping[str, bytes] | None = None) -> bytes:
-    """The same EPUB with mimetype first (stored), a fixed entry order and fixed timestamps."""
+    """The same EPUB with mimetype first (stored), a fixed entry order and fixed timestamps; `replace`
+    gives new bytes for some entries, and adds those that are not there yet."""
     replace = replace or {}
     source = zipfile.ZipFile(io.BytesIO(data))
-    names = source.namelist()
+    names = list(dict.fromkeys([*source.namelist(), *replace]))
     first = [n for n in ("mimetype", "META-INF/container.xml", OPF) if n in names]
     order = first + sorted(n for n in names if n not in first)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         for name in order:
             info = zipfile.ZipInfo(name, ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
+            stored = name == "mimetype" or name.endswith(_COMPRESSED)
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            target.writestr(info, replace.get(name, source.read(name)), compresslevel=6)
+            target.writestr(info, replace[name] if name in replace else source.read(name), compresslevel=6)
     return out.getvalue()

@@ -88,6 +88,25 @@ class CoverSettings(Model):
     accent: Annotated[str, StringConstraints(pattern=COLOUR_PATTERN)] = "#c9a45c"
 
 
+class Pronunciation(Model):
+    """A lexicon entry: `word` (or phrase) is read aloud as `say` (a respelling)."""
+
+    word: Text
+    say: Text
+
+
+class NarrationSettings(Model):
+    """The read-along edition's narration (`companion build --format read-along`)."""
+
+    voice: Text = "espeak-ng:en-gb"
+    """`engine:voice`: `espeak-ng:<espeak voice>` or `piper:<packaged voice>` (see voices.py)."""
+    rate: int = Field(default=100, ge=50, le=200)
+    """Speaking rate in per cent of the voice's own."""
+    notes: Literal["after", "skip"] = "after"
+    """Footnotes read after the paragraph that cites them, or left out."""
+    lexicon: tuple[Pronunciation, ...] = ()
+
+
 class Book(Model):
     title: Text
     subtitle: str = ""
@@ -108,6 +127,7 @@ class Book(Model):
     """The 5-digit price add-on printed beside the barcode (such as 51299: US$12.99)."""
     print: PrintSettings = PrintSettings()
     cover: CoverSettings = CoverSettings()
+    narration: NarrationSettings = NarrationSettings()
 
     @property
     def full_title(self) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import epub, fonts, kepub, opds, parallel, printers
+from . import epub, fonts, kepub, opds, parallel, printers, readalong
 from .cache import Cache, code_digest, digest, memos, tree_digest
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from .pdf import Written
 
 FORMATS = ("epub", "kepub", "pdf", "cover")
+"""What `--format all` (and `make all`) builds."""
+EXTRA_FORMATS = ("read-along",)
+"""Built only when asked for: the read-along EPUB and the audiobook synthesize speech."""
 FULL_EDITION = Edition()
 DEFAULT_VARIANT = "pdf/ua-1"
 """Tagged, with the XMP title and PDF/UA identification accessibility checkers look for."""
@@ -65,6 +68,7 @@ class BuildResult:
     page_count: int = 0
     notes: tuple[str, ...] = ()
     """What the build wants the author to know that is not a problem (printed on stderr)."""
+    narration: readalong.narration.Stats | None = None
 
 
 def check(project: Project, *, save_memos: bool = False) -> Validated:
@@ -108,7 +112,7 @@ def build(
     `printer` overrides book.yaml's `print.printer` (printers.py)."""
     progress("load")
     cache = Cache.for_project(project.source.parent)
-    early = load_book(project.source) if {"epub", "kepub", "cover"} & set(formats) else None
+    early = load_book(project.source) if {"epub", "kepub", "cover", "read-along"} & set(formats) else None
     front_cover = _front_cover(project, cache, early, edition) if early is not None else None
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
@@ -120,10 +124,13 @@ def build(
             stack.callback(front_cover.cancel)
         slug = validated.companion.book.slug + edition.suffix
         wanted = set(formats)
+        if "read-along" in wanted:
+            readalong.require(validated.companion)  # before any work: the voice can speak here
         item = getattr(progress, "item", None)
         outputs: list[Output] = []
         printed = layout = interior = None
-        if {"pdf", "cover"} & wanted or ({"epub", "kepub"} & wanted and page_list):
+        ebooks = {"epub", "kepub", "read-along"} & wanted
+        if {"pdf", "cover"} & wanted or (ebooks and page_list):
             progress("render print")
             print_images = {a.src: a.path.as_uri() for a in validated.assets}
             printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
@@ -136,7 +143,7 @@ def build(
             stack.callback(interior.cancel)
             layout = interior.plan
         rendered = pages = None
-        if {"epub", "kepub"} & wanted:
+        if ebooks:
             progress("render EPUB")
             pages = page_map(printed, layout) if printed is not None and layout is not None else None
             images = {a.src: a.src for a in validated.assets} | {"@cover": "cover/cover.jpg"}
@@ -151,6 +158,7 @@ def build(
                 cache=cache,
             )
         front = b""
+        read_along = None
         if front_cover is not None:
             progress("cover")
             front = front_cover.result()  # drawn on the other core meanwhile
@@ -176,6 +184,15 @@ def build(
                 outputs.append(Output(f"{slug}.epub", data))
             if "kepub" in wanted:
                 outputs.append(Output(f"{slug}.kepub.epub", kepub.kepubify(data)))
+            if "read-along" in wanted:
+                narrated = readalong.build(
+                    data, validated.companion, cache, progress=progress, count=getattr(progress, "bar", None)
+                )
+                outputs += [
+                    Output(f"{slug}-read-along.epub", narrated.epub),
+                    Output(f"{slug}.m4b", narrated.m4b),
+                ]
+                read_along = narrated
         if interior is not None:
             progress("write PDF")
             data = interior.pdf()  # written on the other core meanwhile; cached even when not wanted
@@ -184,7 +201,15 @@ def build(
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
         notes = (NO_ISBN,) if "cover" in wanted and validated.companion.book.isbn is None else ()
-        return BuildResult(tuple(outputs), warnings, layout.page_count if layout else 0, notes)
+        if read_along is not None:
+            warnings += read_along.warnings
+        return BuildResult(
+            tuple(outputs),
+            warnings,
+            layout.page_count if layout else 0,
+            notes,
+            read_along.stats if read_along is not None else None,
+        )
 
 
 MIN_DPI = 300

@@ -42,6 +42,15 @@ class Reporter:
         prefix = f"{self.stage}: " if self.stage else ""
         self._show(f"{prefix}{done}/{total} {name}")
 
+    def bar(self, done: int, total: int, seconds_left: float) -> None:
+        """Progress through a long count (sentences narrated): a bar, the count and the time left."""
+        width = 24
+        filled = round(width * done / total) if total else width
+        minutes, seconds = divmod(round(seconds_left), 60)
+        left = f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+        prefix = f"{self.stage}: " if self.stage else ""
+        self._show(f"{prefix}{'━' * filled}{'╌' * (width - filled)} {done}/{total} sentences, {left} left")
+
     def _show(self, text: str) -> None:
         if self._console is None:
             return

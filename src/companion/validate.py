@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import ean, fonts, gate, markdown
+from . import ean, fonts, gate, markdown, voices
 from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .images import ImageProblem, probe_image
@@ -93,6 +93,7 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     styles = styles or Path(companion.root).resolve().parent / "styles"
     check_styles(styles, problems)
     _check_fonts(styles, problems)
+    problems += voices.settings_problems(companion)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
