@@ -1095,7 +1095,6 @@ def test_c071_engine_not_installed(src: Path, monkeypatch: pytest.MonkeyPatch) -
     from companion import voices
 
     monkeypatch.setattr(voices.shutil, "which", lambda _name: None)
-    shutil.copytree(ROOT / "styles", src.parent / "styles")
     add(src, "book.yaml", "narration:\n  voice: espeak-ng:en-gb\n")
     result = CliRunner().invoke(main, ["build", "source", "--format", "read-along", "--no-page-list"])
     assert result.exit_code == 1, result.output
