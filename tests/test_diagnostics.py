@@ -23,7 +23,7 @@ from companion.codes import CODES, codes_table
 from companion.errors import CompanionError
 from companion.load import load
 
-from .tinysource import ROOT, make_tiny
+from .tinysource import make_tiny
 
 Check = Callable[[], tuple[int, str]]
 

@@ -6,28 +6,26 @@ Everything is computed in memory first; `write()` is the only step that touches 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import epub, fonts, kepub, opds, parallel, printers, readalong
-from .cache import Cache, code_digest, digest, memos, tree_digest
+from . import epub, kepub, opds, printers, readalong
+from .cache import Cache, memos
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
 from .load import load, load_book
-from .model import Book
 from .pagemap import page_map
-from .render import Edition, inside, print_document, render
+from .render import Edition, print_document, render
+from .steps import _front_cover, _print_layout, _subsetter, _wrap_cover
 from .validate import Validated, validate
 from .write import write_atomic
 
 if TYPE_CHECKING:
-    from .pdf import Written
+    pass
 
 FORMATS = ("epub", "kepub", "pdf", "cover")
 """What `--format all` (and `make all`) builds."""
@@ -240,213 +238,6 @@ def _print_warnings(validated: Validated, layout: PrintLayout, slug: str) -> tup
         diagnostic(Location(f"{slug}.pdf"), code, f"page {page}: {text}") for page, code, text in layout.lint
     ]
     return tuple(found)
-
-
-@dataclass
-class _FrontCover:
-    """The front cover JPEG: from the cache, or being drawn on the second core."""
-
-    cache: Cache
-    key: str
-    pending: parallel.Pending[bytes | tuple[Diagnostic, ...]] | None = None
-    data: bytes | None = None
-
-    def result(self) -> bytes:
-        if self.data is None and self.pending is not None:
-            outcome = self.pending.result()
-            if isinstance(outcome, tuple):
-                raise CompanionError(outcome)
-            self.data = outcome
-            self.cache.put("cover", self.key, ".jpg", outcome)
-        assert self.data is not None
-        return self.data
-
-    def cancel(self) -> None:
-        if self.pending is not None:
-            self.pending.cancel()
-
-
-def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -> _FrontCover:
-    key = digest(_cover_key(project, book, edition), "front")
-    job = _FrontCover(cache, key, data=cache.get("cover", key, ".jpg"))
-    if job.data is None:
-        job.pending = parallel.start(_draw_front, book, project.styles, edition.note)
-    return job
-
-
-def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
-    """Runs in the child: the JPEG, or the diagnostics of a refused resource (picklable either way)."""
-    from .fetcher import refusals_as_errors
-
-    try:
-        with refusals_as_errors():
-            return bytes(_cover().front_jpeg(book, styles, edition_note=note))
-    except CompanionError as exc:
-        return exc.diagnostics
-
-
-def _wrap_cover(
-    project: Project,
-    cache: Cache,
-    validated: Validated,
-    edition: Edition,
-    layout: PrintLayout,
-    variant: str,
-) -> bytes:
-    book = validated.companion.book
-    review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
-    holds = inside(validated.companion, edition)
-    key = digest(
-        _cover_key(project, validated.companion.book, edition),
-        "wrap",
-        variant,
-        layout.page_count,
-        review.model_dump() if review else None,
-        holds,
-    )
-    return _cached(
-        cache,
-        "cover",
-        key,
-        ".pdf",
-        lambda: _cover().wrap_pdf(
-            book,
-            review,
-            layout.page_count,
-            project.styles,
-            edition_note=edition.note,
-            inside=holds,
-            variant=variant,
-        ),
-    )
-
-
-def _subsetter(cache: Cache) -> Callable[[bytes, str], bytes]:
-    """fonts.subset, remembered by the font and the set of characters (an edit that brings no new
-    character subsets nothing)."""
-
-    def subset(data: bytes, text: str) -> bytes:
-        key = digest(code_digest(), hashlib.sha256(data).hexdigest(), "".join(sorted(set(text))))
-        found = cache.get("font", key, ".otf")
-        if found is None:
-            found = fonts.subset(data, text)
-            cache.put("font", key, ".otf", found)
-        return found
-
-    return subset
-
-
-def _cover() -> Any:
-    from . import cover  # WeasyPrint is imported only when a cover is really drawn
-
-    return cover
-
-
-def _cover_key(project: Project, book: Book, edition: Edition) -> str:
-    return digest(
-        code_digest(),
-        tree_digest(project.styles),
-        book.model_dump(mode="json"),
-        edition.note,
-    )
-
-
-def _cached(cache: Cache, kind: str, key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
-    data = cache.get(kind, key, suffix)
-    if data is None:
-        from .fetcher import refusals_as_errors  # WeasyPrint loads only when something is drawn
-
-        with refusals_as_errors():
-            data = make()
-        cache.put(kind, key, suffix, data)
-    return data
-
-
-@dataclass
-class _Interior:
-    """The laid-out interior; its PDF bytes may still be being written on the other cores."""
-
-    plan: PrintLayout
-    cache: Cache
-    key: str
-    printing: Written | None = None
-    """While the parts are being written."""
-    styles: Path | None = None
-    where: Location | None = None
-
-    def pdf(self) -> bytes:
-        if self.printing is not None:
-            from .fetcher import refusals_as_errors
-
-            with refusals_as_errors():  # writing fetches too (attachments)
-                data = self.printing.result()
-            self.printing = None
-            if self.styles is not None and self.where is not None:  # laid out now, not from the cache
-                fonts.require_bundled(data, self.styles, fonts.INTERIOR_SHEETS, self.where)
-            self.plan = dataclasses.replace(self.plan, pdf=data)
-            self.cache.put("layout", self.key, ".pdf", data)
-            self.cache.put("layout", self.key, ".json", self.plan.to_json())
-        return self.plan.pdf
-
-    def cancel(self) -> None:
-        if self.printing is not None:
-            self.printing.cancel()
-
-
-@dataclass(frozen=True)
-class _PartStore:
-    """Laid-out parts of the interior in the build cache (see pdf.lay_out)."""
-
-    cache: Cache
-
-    def get(self, key: str) -> tuple[Any, bytes] | None:
-        from .pdfworker import PartReport
-
-        meta, data = self.cache.get("part", key, ".json"), self.cache.get("part", key, ".pdf")
-        if meta is None or data is None:
-            return None
-        try:
-            return PartReport.from_json(meta), data
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def put(self, key: str, report: Any, pdf: bytes) -> None:
-        self.cache.put("part", key, ".pdf", pdf)
-        self.cache.put("part", key, ".json", report.to_json())
-
-
-def _print_layout(
-    project: Project, cache: Cache, validated: Validated, html: str, *, marks: bool, variant: str | None
-) -> _Interior:
-    """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
-    laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
-    written on the other cores while the parent goes on with the EPUB and the cover."""
-    assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
-    settings = validated.companion.book.print
-    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets)
-    key = digest(salt, html, marks, variant)
-    meta, data = cache.get("layout", key, ".json"), cache.get("layout", key, ".pdf")
-    if meta is not None and data is not None:
-        try:
-            return _Interior(PrintLayout.from_json(meta, data), cache, key)
-        except (ValueError, KeyError, TypeError):
-            pass
-    from . import pdf
-    from .fetcher import refusals_as_errors
-
-    with refusals_as_errors():
-        plan, printing = pdf.lay_out(
-            html,
-            settings,
-            project.styles,
-            project.source,
-            marks=marks,
-            variant=variant,
-            store=_PartStore(cache),
-            salt=salt,
-        )
-    where = Location(f"{validated.companion.book.slug}.pdf")
-    return _Interior(plan, cache, key, printing, project.styles, where)
 
 
 def write(

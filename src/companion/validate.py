@@ -6,13 +6,11 @@ Returns a Validated value with the assets the book uses; raises CompanionError w
 from __future__ import annotations
 
 import difflib
-import io
 import posixpath
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,8 +18,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel
 
 from . import ean, fonts, gate, markdown, voices
-from .cache import digest, memo
 from .errors import Diagnostic, Location, diagnostic, fail_if
+from .fontcoverage import font_coverage
 from .images import ImageProblem, probe_image
 from .load import SCHEMA
 from .model import Companion
@@ -242,48 +240,6 @@ def _pinpoint(where: Location, line: int, needle: str, cache: dict[str, list[str
             if col >= 0:
                 return Location(where.path, index + 1, col + 1)
     return approx
-
-
-@lru_cache(maxsize=4)
-def _coverage(folder: str, stamp: tuple[tuple[str, int], ...]) -> frozenset[int]:
-    from fontTools.ttLib import TTFont
-
-    points: set[int] = set()
-    for name, _ in stamp:
-        try:
-            data = gate.read(Path(folder) / name, Path(folder).parent, gate.FONT_LIMIT)
-            with TTFont(io.BytesIO(data), lazy=True) as font:
-                points.update(font.getBestCmap() or {})
-        except Exception:  # refused or damaged: the styles check (C040-C042) reports it
-            continue
-    return frozenset(points)
-
-
-def font_coverage(folder: Path) -> frozenset[int]:
-    """Every code point some bundled font in `folder` can show (empty when there are no fonts);
-    remembered across builds, by the fonts' names and sizes and times, when a build cache is active."""
-    if not folder.is_dir():
-        return frozenset()
-    found_fonts = []
-    for font in gate.entries(folder):
-        if font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2"}:
-            try:
-                info = font.stat()
-            except OSError:
-                continue
-            found_fonts.append((font.name, info.st_mtime_ns, info.st_size))
-    stamp = tuple((name, time) for name, time, _ in found_fonts)
-    if not stamp:
-        return frozenset()
-    remembered = memo("fonts")
-    key = digest(str(folder), found_fonts)
-    hit = remembered.get(key) if remembered is not None else None
-    if hit is not None:
-        return frozenset(hit)
-    found = _coverage(str(folder), stamp)
-    if remembered is not None:
-        remembered.put(key, sorted(found))
-    return found
 
 
 def _check_glyphs(
