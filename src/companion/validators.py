@@ -135,6 +135,20 @@ def run_ace(path: Path) -> list[Diagnostic]:
             )
         ]
     env = {**os.environ, "PUPPETEER_EXECUTABLE_PATH": chromium, "PUPPETEER_SKIP_DOWNLOAD": "1"}
+    failure = "no report"
+    for _ in range(ACE_ATTEMPTS):  # Ace gives its Chromium 5 s to start: a busy machine can miss it
+        report, failure = _ace_report(command, path, env)
+        if report is not None:
+            return list(_ace_findings(path, report))
+    return [diagnostic(path, "P003", f"DAISY Ace failed: {failure[:300]}")]
+
+
+ACE_ATTEMPTS = 2
+"""Ace is run again once when it produced no report at all (not when it found violations)."""
+
+
+def _ace_report(command: list[str], path: Path, env: dict[str, str]) -> tuple[dict | None, str]:
+    """Ace's JSON report, or None and the last line Ace printed."""
     with tempfile.TemporaryDirectory(prefix="companion-ace-") as tmp:
         out = Path(tmp) / "report"
         proc = subprocess.run(
@@ -155,11 +169,10 @@ def run_ace(path: Path) -> list[Diagnostic]:
             check=False,
         )
         try:
-            report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+            return json.loads((out / "report.json").read_text(encoding="utf-8")), ""
         except (OSError, json.JSONDecodeError):
             lines = (proc.stderr + proc.stdout).strip().splitlines() or ["no report"]
-            return [diagnostic(path, "P003", f"DAISY Ace failed: {lines[-1][:300]}")]
-    return list(_ace_findings(path, report))
+            return None, lines[-1]
 
 
 def _ace_findings(path: Path, report: dict) -> Iterator[Diagnostic]:
