@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import fonts, parallel
 from .cache import Cache, code_digest, digest, tree_digest
@@ -23,7 +23,16 @@ from .validate import Validated
 
 if TYPE_CHECKING:
     from .pdf import Written
-    from .pipeline import Project
+
+
+class Project(Protocol):
+    """What a step needs of pipeline.Project (a Protocol, so that steps never imports pipeline)."""
+
+    @property
+    def source(self) -> Path: ...
+
+    @property
+    def styles(self) -> Path: ...
 
 
 @dataclass
