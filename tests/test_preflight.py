@@ -210,6 +210,31 @@ def test_ace_missing_is_a_finding(monkeypatch: pytest.MonkeyPatch, built: Path) 
     ]
 
 
+def test_ace_waits_two_minutes_for_chromium(monkeypatch: pytest.MonkeyPatch, built: Path) -> None:
+    """Ace's own 5 s start-up limit failed CI's first run twice; ours is passed in its environment."""
+    monkeypatch.delenv("ACE_TIMEOUT_INITIAL", raising=False)
+    seen: list[str] = []
+
+    def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        seen.append(kwargs["env"]["ACE_TIMEOUT_INITIAL"])  # type: ignore[index]
+        return subprocess.CompletedProcess(command, 1, "", "")
+
+    monkeypatch.setattr(validators, "ace_command", lambda: ["ace"])
+    monkeypatch.setattr(validators, "browser", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(validators.subprocess, "run", fake_run)
+    assert lines(validators.run_ace(built / f"{SLUG}.epub"))[0].endswith("DAISY Ace failed: no report")
+    assert seen == ["120000"] * validators.ACE_ATTEMPTS
+
+
+@pytest.mark.skipif(not validators.ace_available(), reason="DAISY Ace or Chromium not installed")
+def test_ace_failure_names_its_cause(monkeypatch: pytest.MonkeyPatch, built: Path) -> None:
+    monkeypatch.setenv("ACE_TIMEOUT_INITIAL", "1")  # no Chromium starts in 1 ms
+    assert lines(validators.run_ace(built / f"{SLUG}.epub")) == [
+        f"{built / SLUG}.epub: error P003: DAISY Ace failed: Ace processing error: "
+        "Timed out after 1 ms while waiting for the WS endpoint URL to appear in stdout!"
+    ]
+
+
 def test_not_a_book(cli: Callable[..., Result], tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("hello")

@@ -260,7 +260,7 @@ class Browser:
         )
         try:
             port_file = profile / "DevToolsActivePort"
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # a cold start on a busy CI machine took over 5 s
             while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise RuntimeError("chromium did not start")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tempfile
@@ -134,9 +135,16 @@ def run_ace(path: Path) -> list[Diagnostic]:
                 "chromium, or pass --no-ace",
             )
         ]
-    env = {**os.environ, "PUPPETEER_EXECUTABLE_PATH": chromium, "PUPPETEER_SKIP_DOWNLOAD": "1"}
+    env = {
+        **os.environ,
+        "PUPPETEER_EXECUTABLE_PATH": chromium,
+        "PUPPETEER_SKIP_DOWNLOAD": "1",
+        # Ace gives Chromium 5 s to start by default; a cold start on a busy machine (CI's first run)
+        # missed it twice in a row ("Timed out after 5000 ms while waiting for the WS endpoint URL").
+        "ACE_TIMEOUT_INITIAL": os.environ.get("ACE_TIMEOUT_INITIAL", str(ACE_START_MS)),
+    }
     failure = "no report"
-    for _ in range(ACE_ATTEMPTS):  # Ace gives its Chromium 5 s to start: a busy machine can miss it
+    for _ in range(ACE_ATTEMPTS):
         report, failure = _ace_report(command, path, env)
         if report is not None:
             return list(_ace_findings(path, report))
@@ -145,6 +153,9 @@ def run_ace(path: Path) -> list[Diagnostic]:
 
 ACE_ATTEMPTS = 2
 """Ace is run again once when it produced no report at all (not when it found violations)."""
+ACE_START_MS = 120_000
+"""How long Ace waits for Chromium to start (its own default, 5 s, is too short under load)."""
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _ace_report(command: list[str], path: Path, env: dict[str, str]) -> tuple[dict | None, str]:
@@ -154,7 +165,6 @@ def _ace_report(command: list[str], path: Path, env: dict[str, str]) -> tuple[di
         proc = subprocess.run(
             [
                 *command,
-                "--silent",
                 "--force",
                 "--outdir",
                 str(out),
@@ -171,8 +181,10 @@ def _ace_report(command: list[str], path: Path, env: dict[str, str]) -> tuple[di
         try:
             return json.loads((out / "report.json").read_text(encoding="utf-8")), ""
         except (OSError, json.JSONDecodeError):
-            lines = (proc.stderr + proc.stdout).strip().splitlines() or ["no report"]
-            return None, lines[-1]
+            printed = ANSI.sub("", proc.stderr + "\n" + proc.stdout).splitlines()
+            errors = [line.split(":", 1)[1].strip() for line in printed if line.startswith("error:")]
+            lines = errors or [line for line in printed if line.strip()] or ["no report"]
+            return None, lines[0]
 
 
 def _ace_findings(path: Path, report: dict) -> Iterator[Diagnostic]:
