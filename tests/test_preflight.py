@@ -393,6 +393,21 @@ def test_pdf_x3_has_an_output_intent_and_is_reproducible(tmp_path: Path) -> None
     assert pipeline.build(project, ("pdf",), variant="pdf/x-3").outputs[0].data == first
 
 
+def test_pdf_x4_interior_is_reproducible_from_a_cold_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeasyPrint writes a random xmpMM:DocumentID into a PDF/X-4; the merged interior gets one made
+    from its own bytes (two cold builds differed in 36 bytes before)."""
+    built = []
+    for cold in ("one", "two"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / cold))
+        project = pipeline.Project.at(ROOT / "source", ROOT / "styles")
+        built.append(pipeline.build(project, ("pdf",), variant="pdf/x-4").outputs[0].data)
+    assert built[0] == built[1]
+    ids = re.findall(rb"xmp\.did:[0-9a-f-]{36}", built[0])
+    assert len(ids) == 1 and ids[0] != b"xmp.did:00000000-0000-0000-0000-000000000000"
+
+
 def test_pdf_x4_document_id_is_reproducible() -> None:
     from companion.pdf import fixed_document_id
 

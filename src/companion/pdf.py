@@ -104,7 +104,7 @@ def lay_out(
     store: PartStore | None = None,
     salt: str = "",
     parts: int | None = None,
-) -> tuple[PrintLayout, Written]:
+) -> tuple[PrintLayout, Printing]:
     """Lay out the interior in parts on both cores (pdfjob.py): everything about its pages, with the
     PDF still being written (`Printing`). `store` keeps laid-out parts, so that an edit lays out again
     only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
@@ -135,21 +135,7 @@ def lay_out(
     if inside_margin(plan.page_count, settings.printer) != plan.inside_margin:  # another gutter
         printing.cancel()
         plan, printing = run(inside_margin(plan.page_count, settings.printer))
-    return plan, Written(printing, variant)
-
-
-class Written:
-    """The merged PDF; a PDF/X-4 or X-5g also gets a reproducible document id."""
-
-    def __init__(self, printing: Printing, variant: str | None) -> None:
-        self._printing, self._variant = printing, variant
-
-    def result(self) -> bytes:
-        data = self._printing.result()
-        return fixed_document_id(data) if self._variant in ("pdf/x-4", "pdf/x-5g") else data
-
-    def cancel(self) -> None:
-        self._printing.cancel()
+    return plan, printing
 
 
 def variant_stylesheets(

@@ -296,6 +296,11 @@ class _Merger:
         self.tree.ParentTree = self.pdf.make_indirect(Dictionary(Nums=nums))
         if "/ParentTreeNextKey" in self.tree:
             self.tree.ParentTreeNextKey = self.next_key
+        if pdfprint.blank_document_id(self.pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is random
+            pdfprint.set_document_id(self.pdf, hashlib.sha256(self._save(finishing)).digest())
+        return self._save(finishing)
+
+    def _save(self, finishing: Finishing) -> bytes:
         out = io.BytesIO()
         if finishing.variant in pdfprint.pdfx.STRICT:  # PDF 1.4: no object streams
             self.pdf.save(out, deterministic_id=True, force_version="1.4")

@@ -22,7 +22,7 @@ from .render import Edition, inside
 from .validate import Validated
 
 if TYPE_CHECKING:
-    from .pdf import Written
+    from .pdfjob import Printing
 
 
 class Project(Protocol):
@@ -162,7 +162,7 @@ class _Interior:
     plan: PrintLayout
     cache: Cache
     key: str
-    printing: Written | None = None
+    printing: Printing | None = None
     """While the parts are being written."""
     styles: Path | None = None
     where: Location | None = None
