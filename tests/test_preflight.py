@@ -408,21 +408,6 @@ def test_pdf_x4_interior_is_reproducible_from_a_cold_cache(
     assert len(ids) == 1 and ids[0] != b"xmp.did:00000000-0000-0000-0000-000000000000"
 
 
-def test_pdf_x4_document_id_is_reproducible() -> None:
-    from companion.pdf import fixed_document_id
-
-    one = (
-        b"<xmpMM:DocumentID>xmp.did:0f22a277-b3c9-41c6-88ac-41a45c7c8678</xmpMM:DocumentID>/ID [(" + b"a" * 32
-    )
-    two = (
-        b"<xmpMM:DocumentID>xmp.did:bfa0a384-26e8-42b7-8ad1-8e328f6836f0</xmpMM:DocumentID>/ID [(" + b"b" * 32
-    )
-    one += b") (" + b"a" * 32 + b")]"
-    two += b") (" + b"b" * 32 + b")]"
-    assert fixed_document_id(one) == fixed_document_id(two)
-    assert len(fixed_document_id(one)) == len(one)
-
-
 def test_missing_output_intent_is_reported(tmp_path: Path) -> None:
     source = weasy(tmp_path, "ok.pdf", two_pages())
     writer = PdfWriter(clone_from=source)

@@ -16,6 +16,7 @@ interior, and the cover has none. PDF/X-4 allows all of these and is left alone.
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pikepdf
@@ -25,19 +26,44 @@ STRICT = ("pdf/x-1a", "pdf/x-3")
 
 
 def finish(data: bytes, variant: str) -> bytes:
-    """The PDF bytes made valid for `variant` (unchanged for any but PDF/X-1a and X-3; a PDF/X-4
-    gets a reproducible document id)."""
-    if variant in ("pdf/x-4", "pdf/x-5g"):
-        from .pdf import fixed_document_id
+    """The PDF bytes made valid for `variant` (fonts, groups and colour spaces changed only for
+    PDF/X-1a and X-3), the fonts' names tidied (`tidy_font_names`), and a PDF/X-4's random document
+    id replaced by one hashed from the file, so that the same input gives the same bytes."""
+    from . import pdfprint  # it imports this module
 
-        return fixed_document_id(data)
-    if variant not in STRICT:
-        return data
     pdf = pikepdf.open(io.BytesIO(data))
+    tidy_font_names(pdf)
     conform(pdf, variant)
+    if pdfprint.blank_document_id(pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is a uuid4
+        pdfprint.set_document_id(pdf, hashlib.sha256(save(pdf, variant)).digest())
+    return save(pdf, variant)
+
+
+def save(pdf: pikepdf.Pdf, variant: str | None) -> bytes:
+    """The file's bytes, reproducible; PDF 1.4 without object streams for PDF/X-1a and X-3."""
     out = io.BytesIO()
-    pdf.save(out, deterministic_id=True, force_version="1.4")
+    if variant in STRICT:
+        pdf.save(out, deterministic_id=True, force_version="1.4")
+    else:
+        pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()
+
+
+def tidy_font_name(name: str) -> str:
+    """A font's PDF name (`/ABCDEF+EB-Garamond-12,`) without the comma Pango leaves after a family
+    whose last word is a number: WeasyPrint names a font by Pango's font description, and Pango
+    writes "EB Garamond 12," so that the "12" is not read back as a size. The subset tag stays."""
+    return name.rstrip(",")
+
+
+def tidy_font_names(pdf: pikepdf.Pdf) -> None:
+    """`tidy_font_name` on every font's /BaseFont and descriptor's /FontName, together, so that a
+    descriptor's /FontName stays equal to its font's /BaseFont as ISO 32000-1 (9.8.1) requires."""
+    for obj in pdf.objects:
+        if isinstance(obj, Dictionary) and obj.get("/Type") in (Name.Font, Name.FontDescriptor):
+            for key in ("/BaseFont", "/FontName"):
+                if isinstance(name := obj.get(key), Name) and str(name) != tidy_font_name(str(name)):
+                    obj[key] = Name(tidy_font_name(str(name)))
 
 
 def conform(pdf: pikepdf.Pdf, variant: str | None) -> None:
