@@ -55,7 +55,7 @@ SPACE_PER_SIZE = 0.2
 PDFium's loose character boxes are tall, the build's own measure (pdflines.SPACE_EM)."""
 HYPHENS = ("\u2010", "\u00ad", "-")
 _FOLIO = re.compile(r"[0-9]+|[ivxlcdm]+", re.IGNORECASE)
-_BLOCKS = frozenset({"P", "LBody", "Caption", "TD", "TH", "TOCI", "Lbl", "Note", "BlockQuote"})
+_BLOCKS = frozenset({"P", "LI", "LBody", "Caption", "TD", "TH", "TOCI", "Lbl", "Note", "BlockQuote"})
 _LEADER = re.compile(r"(?:\.\s*){3,}\s*(\S+)\s*$")
 
 
@@ -127,8 +127,8 @@ def _rows(document: pdfium.PdfDocument, number: int) -> Iterator[_Row]:
         chars: list[_Char] = []
         for index in range(pdfium_c.FPDFText_CountChars(text)):
             char = _char(text, index, roles)
-            if char is None or char.role == "LI":
-                continue  # a list item's own text is its marker (the build leaves markers out)
+            if char is None:
+                continue
             if char.text in "\r\n":
                 if chars:
                     yield _row(number, chars)
@@ -161,8 +161,6 @@ def _roles(page: pdfium.PdfPage) -> dict[int, tuple[str, int]]:
             role = _text(pdfium_c.FPDF_StructElement_GetType, element)
             if role in _BLOCKS or re.fullmatch(r"H[1-6]?", role):
                 holder = (role, ctypes.cast(element, ctypes.c_void_p).value or 0)
-            elif role == "LI":
-                holder = ("LI", ctypes.cast(element, ctypes.c_void_p).value or 0)
             for n in range(pdfium_c.FPDF_StructElement_GetMarkedContentIdCount(element)):
                 found[pdfium_c.FPDF_StructElement_GetMarkedContentIdAtIndex(element, n)] = holder
             stack.extend(
@@ -368,7 +366,10 @@ def _starts_block(
         return True
     if row.element and previous.element and row.page == previous.page:
         return row.element != previous.element  # a tagged PDF says which element each line is in
-    short = previous.right < rights[previous.page] - SHORT_LINE_EM * previous.size
+    short = (  # a line that ends in a hyphen never ends its paragraph
+        not previous.text.endswith(HYPHENS)
+        and previous.right < rights[previous.page] - SHORT_LINE_EM * previous.size
+    )
     indented = row.left > lefts[row.page] + INDENT_EM * row.size
     if row.page != previous.page:
         return short or indented
