@@ -56,6 +56,7 @@ PDFium's loose character boxes are tall, the build's own measure (pdflines.SPACE
 HYPHENS = ("\u2010", "\u00ad", "-")
 _FOLIO = re.compile(r"[0-9]+|[ivxlcdm]+", re.IGNORECASE)
 _BLOCKS = frozenset({"P", "LI", "LBody", "Caption", "TD", "TH", "TOCI", "Lbl", "Note", "BlockQuote"})
+_Roles = dict[int, tuple[str, int]]
 _LEADER = re.compile(r"(?:\.\s*){3,}\s*(\S+)\s*$")
 
 
@@ -124,9 +125,10 @@ def _rows(document: pdfium.PdfDocument, number: int) -> Iterator[_Row]:
     text = page.get_textpage()
     try:
         roles = _roles(page)
+        objects: dict[int, tuple[bool, str, int]] = {}
         chars: list[_Char] = []
         for index in range(pdfium_c.FPDFText_CountChars(text)):
-            char = _char(text, index, roles)
+            char = _char(text, index, objects, roles)
             if char is None:
                 continue
             if char.text in "\r\n":
@@ -142,10 +144,10 @@ def _rows(document: pdfium.PdfDocument, number: int) -> Iterator[_Row]:
         page.close()
 
 
-def _roles(page: pdfium.PdfPage) -> dict[int, tuple[str, int]]:
+def _roles(page: pdfium.PdfPage) -> _Roles:
     """Marked-content id -> (role, address) of the innermost block-level structure element that
     holds it: a heading, paragraph, list item body, caption or table cell."""
-    found: dict[int, tuple[str, int]] = {}
+    found: _Roles = {}
     tree = pdfium_c.FPDF_StructTree_GetForPage(page.raw)
     if not tree:
         return found
@@ -182,7 +184,9 @@ def _text(function: Any, element: Any) -> str:
     return buffer.raw[: size - 2].decode("utf-16-le", errors="replace")
 
 
-def _char(text: pdfium.PdfTextPage, index: int, roles: dict[int, tuple[str, int]]) -> _Char | None:
+def _char(
+    text: pdfium.PdfTextPage, index: int, objects: dict[int, tuple[bool, str, int]], roles: _Roles
+) -> _Char | None:
     code = pdfium_c.FPDFText_GetUnicode(text, index)
     generated = pdfium_c.FPDFText_IsGenerated(text, index) == 1
     if generated and chr(code) not in "\r\n ":
@@ -190,14 +194,18 @@ def _char(text: pdfium.PdfTextPage, index: int, roles: dict[int, tuple[str, int]
     box = pdfium_c.FS_RECTF()
     pdfium_c.FPDFText_GetLooseCharBox(text, index, box)
     obj = pdfium_c.FPDFText_GetTextObject(text, index)
-    role, element = roles.get(pdfium_c.FPDFPageObj_GetMarkedContentID(obj), ("", 0)) if obj else ("", 0)
+    key = ctypes.cast(obj, ctypes.c_void_p).value or 0
+    if key not in objects:  # a text object holds many characters: its marks are read once
+        role, element = roles.get(pdfium_c.FPDFPageObj_GetMarkedContentID(obj), ("", 0)) if key else ("", 0)
+        objects[key] = (bool(key) and _is_artifact(obj), role, element)
+    artifact, role, element = objects[key]
     return _Char(
         chr(code),
         box.left,
         box.right if not generated else box.left,  # a space PDFium made up has no width of its own
         box.bottom,
         box.top,
-        bool(obj) and _is_artifact(obj),
+        artifact,
         role,
         element,
     )
