@@ -6,14 +6,19 @@ they are the five glyphs EB Garamond draws for a lowercase f: `f`, its contextua
 `f.sc` (smcp). Each is an f, so the mapping is right and the warning a false alarm of the
 heuristic; these tests hold WeasyPrint's mapping to what the font itself says each glyph stands
 for (its cmap, followed through GSUB), so a wrong entry would fail here. The fonts' PDF names lose
-the comma Pango leaves after "EB Garamond 12" (pdfx.tidy_font_name).
+the comma Pango leaves after "EB Garamond 12" (pdfx.tidy_font_name). The cover and the PDF/X
+interiors pass outloud too: a tagged PDF/X says it is PDF/UA-1 as the default interior does
+(pdfx.declare_ua), and the cover's empty ornament spans leave its structure (pdfx.drop_empty_spans).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
+import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +26,8 @@ import pikepdf
 import pytest
 from fontTools.ttLib import TTFont
 
-from companion import pdfx
+from companion import pdfx, pipeline
+from companion.preflight import preflight
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"
@@ -153,3 +159,41 @@ def test_font_names_have_no_trailing_comma(built: Path) -> None:
 def test_tidy_font_name_keeps_the_subset_tag() -> None:
     assert pdfx.tidy_font_name("/ABCDEF+EB-Garamond-12,") == "/ABCDEF+EB-Garamond-12"
     assert pdfx.tidy_font_name("/ABCDEF+EB-Garamond-12-Italic") == "/ABCDEF+EB-Garamond-12-Italic"
+
+
+def _outloud(path: Path) -> list[tuple[str, str]]:
+    """(rule, severity) of every error and warning outloud reports on the PDF."""
+    outloud = shutil.which("outloud", path=str(Path(sys.executable).parent))
+    assert outloud is not None, "outloud is a dev dependency"
+    run = subprocess.run([outloud, "--json", "-", str(path)], capture_output=True, text=True)
+    found: list[tuple[str, str]] = []
+    stack: list[object] = [json.loads(run.stdout)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("severity") in ("error", "warning") and "message" in node:
+                found.append((str(node["rule"]), str(node["severity"])))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found)
+
+
+@pytest.mark.slow
+def test_the_cover_passes_outloud(built: Path) -> None:
+    assert _outloud(built / f"{SLUG}-cover.pdf") == []  # DOC-012 and TAG-020 (4 empty spans) before
+
+
+@pytest.mark.slow
+def test_a_pdfx_interior_and_cover_pass_outloud_as_pdf_ua(tmp_path: Path) -> None:
+    result = pipeline.build(
+        pipeline.Project.at(ROOT / "source", ROOT / "styles"), ("pdf", "cover"), variant="pdf/x-1a"
+    )
+    pipeline.write(result, tmp_path)
+    interior, cover = tmp_path / f"{SLUG}.pdf", tmp_path / f"{SLUG}-cover.pdf"
+    assert _outloud(interior) == [("TXT-004", "warning")]  # the five f's: see the module's doc
+    assert _outloud(cover) == []
+    for path in (interior, cover):
+        assert b"<pdfuaid:part" in pikepdf.open(path).Root.Metadata.read_bytes()
+        report = preflight(path, ace=False, printer="default")
+        assert report.findings == () and "PDF/X-1a:2003 + PDF/UA-1" in report.summary

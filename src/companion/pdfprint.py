@@ -188,7 +188,8 @@ def bleed_boxes(pdf: pikepdf.Pdf, bleed_in: float) -> None:
 
 def finish_annotations_and_groups(pdf: pikepdf.Pdf, variant: str | None) -> None:
     """Links print (PDF/UA); a PDF/X-1a or X-3 loses its annotations, and is made valid for its
-    variant (pdfx.conform: fonts, transparency groups, colour spaces)."""
+    variant (pdfx.conform: fonts, transparency groups, colour spaces); a PDF/X says it is PDF/UA-1
+    too (pdfx.declare_ua)."""
     strict = variant in pdfx.STRICT
     for page in pdf.pages:
         annots = page.obj.get("/Annots")
@@ -202,6 +203,7 @@ def finish_annotations_and_groups(pdf: pikepdf.Pdf, variant: str | None) -> None
     if strict:
         _drop_link_objrs(pdf)
         pdfx.conform(pdf, variant)
+    pdfx.declare_ua(pdf, variant)
 
 
 def _drop_link_objrs(pdf: pikepdf.Pdf) -> None:

@@ -33,7 +33,9 @@ def finish(data: bytes, variant: str) -> bytes:
 
     pdf = pikepdf.open(io.BytesIO(data))
     tidy_font_names(pdf)
+    drop_empty_spans(pdf)
     conform(pdf, variant)
+    declare_ua(pdf, variant)
     if pdfprint.blank_document_id(pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is a uuid4
         pdfprint.set_document_id(pdf, hashlib.sha256(save(pdf, variant)).digest())
     return save(pdf, variant)
@@ -47,6 +49,49 @@ def save(pdf: pikepdf.Pdf, variant: str | None) -> bytes:
     else:
         pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()
+
+
+UA_NS = "http://www.aiim.org/pdfua/ns/id/"
+
+
+def declare_ua(pdf: pikepdf.Pdf, variant: str | None) -> None:
+    """A tagged PDF/X (interior or cover) says it is PDF/UA-1 too, as the pdf/ua-1 interior does:
+    WeasyPrint writes the same tags, language and title for every variant, and only its pdf/ua-1
+    variant puts `pdfuaid:part` in the XMP (outloud's DOC-012 without it)."""
+    if not (variant or "").startswith("pdf/x"):
+        return
+    marked = pdf.Root.get("/MarkInfo", Dictionary()).get("/Marked", False)
+    if "/StructTreeRoot" not in pdf.Root or "/Lang" not in pdf.Root or not marked:
+        return
+    with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as metadata:
+        metadata.register_xml_namespace(UA_NS, "pdfuaid")
+        metadata[f"{{{UA_NS}}}part"] = "1"
+
+
+def drop_empty_spans(pdf: pikepdf.Pdf) -> None:
+    """Structure elements WeasyPrint writes for empty inline boxes (the cover's ornament rules are
+    borders of empty spans) hold no content: a Span with no kids, /Alt or /ActualText goes."""
+    tree = pdf.Root.get("/StructTreeRoot")
+    stack = [tree] if isinstance(tree, Dictionary) else []
+    while stack:
+        element = stack.pop()
+        kids = element.get("/K")
+        if not isinstance(kids, pikepdf.Array):
+            if isinstance(kids, Dictionary):
+                stack.append(kids)
+            continue
+        kept = [kid for kid in kids if not _empty_span(kid)]
+        if len(kept) != len(kids):
+            element.K = pikepdf.Array(kept)
+        stack.extend(kid for kid in kept if isinstance(kid, Dictionary) and "/S" in kid)
+
+
+def _empty_span(element: Object) -> bool:
+    if not isinstance(element, Dictionary) or element.get("/S") != Name.Span:
+        return False
+    kids = element.get("/K")
+    empty = kids is None or (isinstance(kids, pikepdf.Array) and not len(kids))
+    return empty and "/Alt" not in element and "/ActualText" not in element
 
 
 def tidy_font_name(name: str) -> str:

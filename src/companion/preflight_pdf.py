@@ -243,8 +243,9 @@ def _xmp(reader: PdfReader) -> str:
 
 
 def _declared(xmp: str, prefix: str, name: str) -> str:
-    match = re.search(rf"{prefix}:{name}(?:>|=\")([^<\"]+)", xmp)
-    return match.group(1).strip() if match else ""
+    """An XMP property, as an attribute or an element (which may declare its own namespace)."""
+    match = re.search(rf"{prefix}:{name}(?:=\"([^\"]+)\"|(?:\s[^>]*)?>([^<]+)<)", xmp)
+    return (match.group(1) or match.group(2)).strip() if match else ""
 
 
 def _variant(path: Path, reader: PdfReader) -> tuple[str, list[Diagnostic]]:
