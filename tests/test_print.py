@@ -40,7 +40,7 @@ def test_gutter_grows_with_the_page_count() -> None:
         pytest.approx(x + pdf.GUTTER_EXTRA_IN)
         for x in (0.375, 0.375, 0.5, 0.5, 0.625, 0.625, 0.75, 0.75, 0.875, 0.875)
     ]
-    css = pdf.page_css(pipeline.FULL_EDITION and load(ROOT / "source").book.print, 0.8)
+    css = pdf.page_css(pipeline.FULL_EDITION and load(ROOT / "source").companion.book.print, 0.8)
     assert "@page :left { margin-left: 0.6in; margin-right: 0.8in; }" in css
     assert "@page :right { margin-left: 0.8in; margin-right: 0.6in; }" in css
 

@@ -16,8 +16,8 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ebooklib import epub
 from lxml import etree
 
 from companion.core import gate
@@ -25,6 +25,9 @@ from companion.render.render import RenderedBook, environment
 from companion.source import fonts, markdown
 from companion.source.fonts import FONT_TYPES
 from companion.source.model import Book
+
+if TYPE_CHECKING:
+    from ebooklib import epub
 
 STYLESHEETS = ("styles/base.css", "styles/epub.css")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -96,6 +99,8 @@ def package(
     summary: str = "",
 ) -> bytes:
     """The EPUB file's bytes."""
+    from ebooklib import epub  # here, so that `companion check` starts without it
+
     book = rendered.validated.companion.book
     ebook = epub.EpubBook()
     ebook.FOLDER_NAME = "EPUB"

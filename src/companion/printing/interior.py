@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import re
-import uuid
 from pathlib import Path
 
 from weasyprint import CSS
@@ -164,29 +162,6 @@ def variant_stylesheets(
             font_config=fonts,
         )
     ]
-
-
-_DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_FILE_ID = re.compile(rb"/ID \[\(([0-9a-f]{32})\) \(([0-9a-f]{32})\)\]")
-
-
-def fixed_document_id(data: bytes) -> bytes:
-    """Make a PDF/X-4 reproducible: WeasyPrint 70.0 writes a random xmpMM:DocumentID (uuid4).
-
-    Replace it, and the /ID derived from it, with values hashed from the rest of the file. The
-    replacements have the same length, so every byte offset (and the xref table) stays valid.
-    """
-    did, fid = _DOCUMENT_ID.search(data), _FILE_ID.search(data)
-    if did is None or fid is None:
-        return data
-    blank = _DOCUMENT_ID.sub(
-        b"xmp.did:" + b"0" * 36, _FILE_ID.sub(b"/ID [(" + b"0" * 32 + b") (" + b"0" * 32 + b")]", data)
-    )
-    digest = hashlib.sha256(blank).digest()
-    document_id = b"xmp.did:" + str(uuid.UUID(bytes=digest[:16], version=4)).encode()
-    file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
-    data = data[: did.start()] + document_id + data[did.end() :]
-    return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
 
 
 WORDS_PER_SQUARE_INCH = 6.2
