@@ -12,16 +12,20 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from companion import pdf, pdfparts, pdfworker, pipeline, printfonts
-from companion.fetcher import RestrictedFetcher
-from companion.layout import PrintLayout
-from companion.load import load
-from companion.model import PrintSettings
-from companion.pdfmerge import PART_LINK_SCHEME
-from companion.render import Edition, print_document, render
-from companion.validate import validate
+from companion import pipeline
+from companion.printing import fontconfig as printfonts
+from companion.printing import interior as pdf
+from companion.printing import parts as pdfparts
+from companion.printing import worker as pdfworker
+from companion.printing.fetcher import RestrictedFetcher
+from companion.printing.layout import PrintLayout
+from companion.printing.merge import PART_LINK_SCHEME
+from companion.render.render import Edition, print_document, render
+from companion.source.load import load
+from companion.source.model import PrintSettings
+from companion.source.validate import validate
 
-from .tinysource import make_tiny
+from .tinysource import laid_out, make_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,8 +118,8 @@ def test_numbers_count_from_one_again_where_the_body_opens() -> None:
 
 def test_parts_give_the_same_pages_as_one_whole_layout(bundled: tuple[str, PrintSettings]) -> None:
     html, settings = bundled
-    whole = pdf.layout(html, settings, ROOT / "styles", ROOT / "source", parts=1)
-    split = pdf.layout(html, settings, ROOT / "styles", ROOT / "source", parts=4)
+    whole = laid_out(html, settings, ROOT / "styles", ROOT / "source", parts=1)
+    split = laid_out(html, settings, ROOT / "styles", ROOT / "source", parts=4)
     assert split.page_count == whole.page_count
     assert split.page_starts == whole.page_starts
     assert split.folios == whole.folios

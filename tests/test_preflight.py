@@ -23,9 +23,11 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from weasyprint import HTML
 
-from companion import pipeline, preflight_epub, validators
-from companion.fetcher import RestrictedFetcher
-from companion.preflight import preflight
+from companion import pipeline
+from companion.preflight import epub as preflight_epub
+from companion.preflight import validators
+from companion.preflight.report import preflight
+from companion.printing.fetcher import RestrictedFetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"
@@ -406,6 +408,21 @@ def test_pdf_x4_interior_is_reproducible_from_a_cold_cache(
     assert built[0] == built[1]
     ids = re.findall(rb"xmp\.did:[0-9a-f-]{36}", built[0])
     assert len(ids) == 1 and ids[0] != b"xmp.did:00000000-0000-0000-0000-000000000000"
+
+
+def test_pdf_x4_document_id_is_reproducible() -> None:
+    """pdfx.finish (the cover's last step) replaces WeasyPrint's random xmpMM:DocumentID."""
+    from companion.printing import pdfx
+
+    dates = (
+        '<meta name="dcterms.created" content="2026-01-01T00:00:00Z">'
+        '<meta name="dcterms.modified" content="2026-01-01T00:00:00Z">'
+    )
+    html = HTML(string=f"<html lang=en><head><title>t</title>{dates}</head><body>x</body></html>")
+    one, two = (html.write_pdf(pdf_variant="pdf/x-4") for _ in range(2))
+    assert one != two  # WeasyPrint 70's uuid4
+    assert pdfx.finish(one, "pdf/x-4") == pdfx.finish(two, "pdf/x-4")
+    assert b"xmp.did:00000000" not in pdfx.finish(one, "pdf/x-4")
 
 
 def test_missing_output_intent_is_reported(tmp_path: Path) -> None:

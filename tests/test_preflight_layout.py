@@ -1,4 +1,4 @@
-"""The layout lint in `companion preflight`, from a PDF's text (preflight_layout.py, issue 16).
+"""The layout lint in `companion preflight`, from a PDF's text (preflight/layout.py, issue 16).
 
 The same rules (lint.py) judge the lines the build reads off WeasyPrint's boxes and the lines read
 back from the PDF: a crafted document gets the same findings both ways, and so does the bundled
@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from companion import lint, pdflines, pipeline
-from companion.preflight import preflight
-from companion.preflight_layout import check_layout, lines_of
+from companion import pipeline
+from companion.preflight.layout import check_layout, lines_of
+from companion.preflight.report import preflight
+from companion.printing import lines as pdflines
+from companion.printing import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"

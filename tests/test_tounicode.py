@@ -26,8 +26,9 @@ import pikepdf
 import pytest
 from fontTools.ttLib import TTFont
 
-from companion import pdfx, pipeline
-from companion.preflight import preflight
+from companion import pipeline
+from companion.preflight.report import preflight
+from companion.printing import pdfx
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"
