@@ -243,8 +243,7 @@ def _xmp(reader: PdfReader) -> str:
 
 
 def _declared(xmp: str, prefix: str, name: str) -> str:
-    """An XMP property, as an attribute or an element (which may declare its own namespace)."""
-    match = re.search(rf"{prefix}:{name}(?:=\"([^\"]+)\"|(?:\s[^>]*)?>([^<]+)<)", xmp)
+    match = re.search(rf"{prefix}:{name}(?:=\"([^\"]+)\"|(?:\s[^>]*)?>([^<]+)<)", xmp)  # attr. or element
     return (match.group(1) or match.group(2)).strip() if match else ""
 
 

@@ -297,8 +297,8 @@ class _Merger:
         self.tree.ParentTree = self.pdf.make_indirect(Dictionary(Nums=nums))
         if "/ParentTreeNextKey" in self.tree:
             self.tree.ParentTreeNextKey = self.next_key
-        if pdfprint.blank_document_id(self.pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is random
-            pdfprint.set_document_id(self.pdf, hashlib.sha256(self._save(finishing)).digest())
+        if pdfprint.pdfx.blank_document_id(self.pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is random
+            pdfprint.pdfx.set_document_id(self.pdf, hashlib.sha256(self._save(finishing)).digest())
         return self._save(finishing)
 
     def _save(self, finishing: Finishing) -> bytes:

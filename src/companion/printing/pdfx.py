@@ -10,14 +10,21 @@ WeasyPrint writes PDF 1.4 for both, with three things that version and the PDF/X
 * ICCBased and Lab colour spaces in the resources (X-1a allows device CMYK and gray only): the
   content paints in /DeviceCMYK directly, so entries no content stream names are dropped.
 
-Annotations inside the BleedBox (links) are not allowed either; pdfprint.py drops them from the
+Annotations inside the BleedBox (links) are not allowed either; finish.py drops them from the
 interior, and the cover has none. PDF/X-4 allows all of these and is left alone.
+
+What every variant of the cover, and the merged interior (merge.py), get here besides: the fonts'
+names without Pango's trailing comma (`tidy_font_names`), a tagged PDF/X's PDF/UA-1 identification
+(`declare_ua`), the cover's empty Span elements dropped (`drop_empty_spans`), and a PDF/X-4's random
+xmpMM:DocumentID replaced by one hashed from the file (`blank_document_id`, `set_document_id`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +32,41 @@ import pikepdf
 from pikepdf import Dictionary, Name, Object
 
 STRICT = ("pdf/x-1a", "pdf/x-3")
+_DID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_BLANK_DID = b"xmp.did:00000000-0000-0000-0000-000000000000"
 
 
 def finish(data: bytes, variant: str) -> bytes:
     """The PDF bytes made valid for `variant` (fonts, groups and colour spaces changed only for
     PDF/X-1a and X-3), the fonts' names tidied (`tidy_font_names`), and a PDF/X-4's random document
     id replaced by one hashed from the file, so that the same input gives the same bytes."""
-    from companion.printing import finish as pdfprint  # it imports this module
-
     pdf = pikepdf.open(io.BytesIO(data))
     tidy_font_names(pdf)
     drop_empty_spans(pdf)
     conform(pdf, variant)
     declare_ua(pdf, variant)
-    if pdfprint.blank_document_id(pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is a uuid4
-        pdfprint.set_document_id(pdf, hashlib.sha256(save(pdf, variant)).digest())
+    if blank_document_id(pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is a uuid4
+        set_document_id(pdf, hashlib.sha256(save(pdf, variant)).digest())
     return save(pdf, variant)
+
+
+def blank_document_id(pdf: pikepdf.Pdf) -> bool:
+    """Zero the xmpMM:DocumentID WeasyPrint 70 writes into a PDF/X-4 (a uuid4), and drop the file
+    /ID made from it (qpdf keeps an existing /ID's first half even with deterministic_id); False if
+    there is none."""
+    metadata = pdf.Root.get("/Metadata")
+    if not isinstance(metadata, pikepdf.Stream) or not _DID.search(data := metadata.read_bytes()):
+        return False
+    metadata.write(_DID.sub(_BLANK_DID, data))
+    if "/ID" in pdf.trailer:
+        del pdf.trailer["/ID"]
+    return True
+
+
+def set_document_id(pdf: pikepdf.Pdf, digest: bytes) -> None:
+    """The zeroed DocumentID becomes a uuid made from `digest` (of the file saved with it zeroed)."""
+    document_id = f"xmp.did:{uuid.UUID(bytes=digest[:16], version=4)}".encode()
+    pdf.Root.Metadata.write(pdf.Root.Metadata.read_bytes().replace(_BLANK_DID, document_id))
 
 
 def save(pdf: pikepdf.Pdf, variant: str | None) -> bytes:
