@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from . import __version__, pipeline
+from . import __version__, gating, pipeline
 from .codes import codes_table
+from .edition import LAYOUTS, Edition
 from .errors import CompanionError
 from .progress import reporter
-from .render import Edition
 
 EXIT_BUG = 70
 
@@ -104,7 +104,22 @@ def main(debug: bool) -> None:
     show_default=True,
     help="Folder for the outputs.",
 )
-@click.option("--no-spoilers", is_flag=True, help="Build the spoiler-free edition (<slug>-spoiler-free.*).")
+@click.option(
+    "--through",
+    metavar="STAGE",
+    default=None,
+    help="Build the edition for readers who have read the novel through STAGE: `start` (nothing yet: "
+    "<slug>-spoiler-free.*) or a part's id from novel.parts (<slug>-through-<part>.*).",
+)
+@click.option("--no-spoilers", is_flag=True, help="The spoiler-free edition: the same as --through start.")
+@click.option(
+    "--edition",
+    "layout",
+    type=click.Choice(sorted(LAYOUTS)),
+    default="standard",
+    show_default=True,
+    help="The layout: standard, or large-print (<slug>-large-print.*: clear-print type on a 7 x 10 in page).",
+)
 @click.option(
     "--page-list/--no-page-list",
     default=True,
@@ -134,7 +149,9 @@ def build(
     source: Path,
     formats: str,
     out_dir: Path,
+    through: str | None,
     no_spoilers: bool,
+    layout: str,
     page_list: bool,
     marks: bool,
     pdf_variant: str | None,
@@ -151,12 +168,14 @@ def build(
             f"choose from {', '.join(pipeline.FORMATS + pipeline.EXTRA_FORMATS)} or all",
             param_hint="--format",
         )
+    if no_spoilers and through not in {None, gating.START}:
+        raise click.BadParameter(f"--no-spoilers is --through start, not {through}", param_hint="--through")
     project = pipeline.Project.at(source)
     with reporter(sys.stderr.isatty()) as progress:
         result = pipeline.build(
             project,
             wanted,
-            Edition(spoilers=not no_spoilers),
+            Edition(through=gating.START if no_spoilers else through, layout=layout),
             marks=marks,
             variant=None if pdf_variant == "tagged" else pdf_variant,
             page_list=page_list,

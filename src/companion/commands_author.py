@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import scaffold
+from . import gating, scaffold
 from .cli import _handle_errors
 from .render import Edition
 
@@ -61,7 +61,7 @@ def preview(source: Path, port: int, no_spoilers: bool, verbose: bool) -> None:
     previewing.serve(
         source,
         port,
-        edition=Edition(spoilers=not no_spoilers),
+        edition=Edition(through=gating.START if no_spoilers else None),
         verbose=verbose,
         announce=click.echo,
         warn=lambda text: click.echo(text, err=True),

@@ -111,15 +111,21 @@ def build(
     progress("load")
     cache = Cache.for_project(project.source.parent)
     early = load_book(project.source) if {"epub", "kepub", "cover", "read-along"} & set(formats) else None
+    asked = edition
+    with contextlib.suppress(CompanionError):  # an unknown stage is reported once the source is checked
+        edition = asked.bind(early) if early is not None else asked
     front_cover = _front_cover(project, cache, early, edition) if early is not None else None
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
             stack.callback(front_cover.cancel)
         validated = printers.for_printer(check(project, save_memos=True), printer)
-        if front_cover is not None and early != validated.companion.book:  # book.yaml changed meanwhile
+        bound = asked.bind(validated.companion.book)
+        if front_cover is not None and (early != validated.companion.book or bound != edition):
+            # book.yaml changed meanwhile
             front_cover.cancel()
-            front_cover = _front_cover(project, cache, validated.companion.book, edition)
+            front_cover = _front_cover(project, cache, validated.companion.book, bound)
             stack.callback(front_cover.cancel)
+        edition = bound
         slug = validated.companion.book.slug + edition.suffix
         wanted = set(formats)
         if "read-along" in wanted:

@@ -87,7 +87,7 @@ def _wrap_cover(
     variant: str,
 ) -> bytes:
     book = validated.companion.book
-    review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
+    review = next((r for r in validated.companion.reviews if edition.keeps(r.reveals)), None)
     holds = inside(validated.companion, edition)
     key = digest(
         _cover_key(project, validated.companion.book, edition),
