@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import gating
@@ -24,10 +25,45 @@ class Layout:
     """A file in styles/ laid over base.css and print.css (print) or epub.css (EPUB)."""
     trim: str = ""
     """The print trim this layout needs (model.TRIMS), whatever book.yaml says."""
+    paper: str = ""
+    """The paper it needs (model.PAPER_CALIPER), whatever book.yaml says."""
+
+    def sheets(self, standard: tuple[str, ...]) -> tuple[str, ...]:
+        """The standard style sheets with this layout's layer last."""
+        return (*standard, self.stylesheet) if self.stylesheet else standard
+
+    def book(self, book: Any) -> Any:
+        """`book` with this layout's print settings."""
+        changes = {key: value for key, value in (("trim", self.trim), ("paper", self.paper)) if value}
+        if book is None or not changes:
+            return book
+        return book.model_copy(update={"print": book.print.model_copy(update=changes)})
+
+    def apply(self, validated: Any) -> Any:
+        """The validated companion with this layout's print settings (its book's trim and paper)."""
+        book = self.book(validated.companion.book)
+        if book is validated.companion.book:
+            return validated
+        return dataclasses.replace(validated, companion=dataclasses.replace(validated.companion, book=book))
+
+    def require(self, styles: Path) -> None:
+        """The layout's style sheet is in styles/ (C043 otherwise: a project made before it existed)."""
+        if self.stylesheet and not (styles / self.stylesheet).is_file():
+            raise CompanionError(
+                [
+                    diagnostic(
+                        str(styles / self.stylesheet),
+                        "C043",
+                        f"style sheet {self.stylesheet} is missing ({self.label.lower()} needs it)",
+                        "copy it from a project made by `companion new`",
+                    )
+                ]
+            )
 
 
 STANDARD = Layout("standard", "")
-LARGE_PRINT = Layout("large-print", "Large Print", stylesheet="large-print.css", trim="7x10")
+LARGE_PRINT = Layout("large-print", "Large Print", stylesheet="large-print.css", trim="7x10", paper="white")
+"""7 x 10 in: a trim both KDP and IngramSpark print; white paper for the highest contrast."""
 LAYOUTS = {layout.id: layout for layout in (STANDARD, LARGE_PRINT)}
 
 

@@ -29,6 +29,7 @@ TRIMS: dict[str, tuple[float, float]] = {
     "5.25x8": (5.25, 8.0),
     "5.5x8.5": (5.5, 8.5),
     "6x9": (6.0, 9.0),
+    "7x10": (7.0, 10.0),
     "a5": (5.83, 8.27),
 }
 """Trim sizes in inches, width x height."""
@@ -95,7 +96,7 @@ class Novel(Model):
 
 
 class PrintSettings(Model):
-    trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "a5"] = "5.5x8.5"
+    trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "7x10", "a5"] = "5.5x8.5"
     paper: Literal["white", "cream"] = "cream"
     printer: Literal["default", "kdp", "ingramspark"] = "default"
     """The print-on-demand profile (printers.py): `default` satisfies KDP and IngramSpark at once."""

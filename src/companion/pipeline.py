@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from . import epub, kepub, opds, printers, readalong
 from .cache import Cache, memos
 from .errors import CompanionError, Diagnostic, Location, diagnostic
+from .fonts import INTERIOR_SHEETS
 from .layout import PrintLayout
 from .load import load, load_book
 from .pagemap import page_map
@@ -110,7 +111,9 @@ def build(
     `printer` overrides book.yaml's `print.printer` (printers.py)."""
     progress("load")
     cache = Cache.for_project(project.source.parent)
+    edition.look.require(project.styles)
     early = load_book(project.source) if {"epub", "kepub", "cover", "read-along"} & set(formats) else None
+    early = edition.look.book(early)  # the layout's trim and paper: the front cover's shape
     asked = edition
     with contextlib.suppress(CompanionError):  # an unknown stage is reported once the source is checked
         edition = asked.bind(early) if early is not None else asked
@@ -118,7 +121,7 @@ def build(
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
             stack.callback(front_cover.cancel)
-        validated = printers.for_printer(check(project, save_memos=True), printer)
+        validated = edition.look.apply(printers.for_printer(check(project, save_memos=True), printer))
         bound = asked.bind(validated.companion.book)
         if front_cover is not None and (early != validated.companion.book or bound != edition):
             # book.yaml changed meanwhile
@@ -142,7 +145,13 @@ def build(
                 front_cover.result()
             progress("lay out PDF")
             interior = _print_layout(
-                project, cache, validated, print_document(printed), marks=marks, variant=variant
+                project,
+                cache,
+                validated,
+                print_document(printed),
+                marks=marks,
+                variant=variant,
+                sheets=edition.look.sheets(INTERIOR_SHEETS),
             )
             stack.callback(interior.cancel)
             layout = interior.plan

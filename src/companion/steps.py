@@ -63,17 +63,19 @@ def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -
     key = digest(_cover_key(project, book, edition), "front")
     job = _FrontCover(cache, key, data=cache.get("cover", key, ".jpg"))
     if job.data is None:
-        job.pending = parallel.start(_draw_front, book, project.styles, edition.note)
+        job.pending = parallel.start(
+            _draw_front, book, project.styles, edition.content_note, edition.look.label
+        )
     return job
 
 
-def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
+def _draw_front(book: Any, styles: Path, note: str, badge: str = "") -> bytes | tuple[Diagnostic, ...]:
     """Runs in the child: the JPEG, or the diagnostics of a refused resource (picklable either way)."""
     from .fetcher import refusals_as_errors
 
     try:
         with refusals_as_errors():
-            return bytes(_cover().front_jpeg(book, styles, edition_note=note))
+            return bytes(_cover().front_jpeg(book, styles, edition_note=note, badge=badge))
     except CompanionError as exc:
         return exc.diagnostics
 
@@ -107,9 +109,10 @@ def _wrap_cover(
             review,
             layout.page_count,
             project.styles,
-            edition_note=edition.note,
+            edition_note=edition.content_note,
             inside=holds,
             variant=variant,
+            badge=edition.look.label,
         ),
     )
 
@@ -209,14 +212,21 @@ class _PartStore:
 
 
 def _print_layout(
-    project: Project, cache: Cache, validated: Validated, html: str, *, marks: bool, variant: str | None
+    project: Project,
+    cache: Cache,
+    validated: Validated,
+    html: str,
+    *,
+    marks: bool,
+    variant: str | None,
+    sheets: tuple[str, ...] = fonts.INTERIOR_SHEETS,
 ) -> _Interior:
     """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
     laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
     written on the other cores while the parent goes on with the EPUB and the cover."""
     assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
     settings = validated.companion.book.print
-    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets)
+    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets, sheets)
     key = digest(salt, html, marks, variant)
     meta, data = cache.get("layout", key, ".json"), cache.get("layout", key, ".pdf")
     if meta is not None and data is not None:
@@ -237,6 +247,7 @@ def _print_layout(
             variant=variant,
             store=_PartStore(cache),
             salt=salt,
+            sheets=sheets,
         )
     where = Location(f"{validated.companion.book.slug}.pdf")
     return _Interior(plan, cache, key, printing, project.styles, where)
