@@ -16,11 +16,12 @@ from click.testing import CliRunner
 from lxml import etree
 from pypdf import PdfReader
 
-from companion import gating, pipeline
+from companion import pipeline
 from companion.cli import main
-from companion.edition import Edition
-from companion.load import load
-from companion.model import Companion
+from companion.render.edition import Edition
+from companion.source import gating
+from companion.source.load import load
+from companion.source.model import Companion
 
 from .seed import normal
 
@@ -93,7 +94,9 @@ def distinctive(text: str, elsewhere: str) -> str:
 @pytest.fixture(scope="module")
 def cases() -> list[tuple[str, str, int]]:
     """(label, distinctive sentence, the rank of the part it reveals) for every item of the companion."""
-    found = [(label, text, rank) for label, text, rank in items(load(ROOT / "source")) if text.strip()]
+    found = [
+        (label, text, rank) for label, text, rank in items(load(ROOT / "source").companion) if text.strip()
+    ]
     out = []
     for index, (label, text, rank) in enumerate(found):
         others = normal(" ".join(plain(t) for i, (_, t, _) in enumerate(found) if i != index))
@@ -196,7 +199,7 @@ def test_no_output_holds_anything_from_a_later_part(
     editions: Path, cases: list[tuple[str, str, int]], stage: str
 ) -> None:
     rank = STAGES[stage]
-    texts = outputs_text(editions, SLUGS[stage], load(ROOT / "source"))
+    texts = outputs_text(editions, SLUGS[stage], load(ROOT / "source").companion)
     for name, text in texts.items():
         leaked = [f"{label}: {s[:70]}" for label, s, r in cases if r > rank and normal(s) in text]
         assert not leaked, f"later parts in the {stage} {name}:\n" + "\n".join(leaked)
@@ -217,7 +220,7 @@ def test_the_sentences_are_in_the_full_edition(built: Path, cases: list[tuple[st
 @pytest.mark.parametrize("stage", STAGES)
 def test_title_pages_and_covers_say_which_edition(editions: Path, stage: str) -> None:
     slug = SLUGS[stage]
-    note = Edition(through=stage).bind(load(ROOT / "source").book).note
+    note = Edition(through=stage).bind(load(ROOT / "source").companion.book).note
     assert note
     for epub in (f"{slug}.epub", f"{slug}.kepub.epub"):
         with zipfile.ZipFile(editions / epub) as archive:
@@ -287,7 +290,7 @@ none may appear in the edition for readers who have not read it."""
 
 
 def test_no_word_that_reveals_the_secret_is_in_the_spoiler_free_edition(edition: Path) -> None:
-    companion = load(ROOT / "source")
+    companion = load(ROOT / "source").companion
     for name, text in (
         ("epub", epub_text(edition / f"{SLUG}.epub")),
         ("pdf", pdf_text(edition / f"{SLUG}.pdf", companion)),

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from companion import gating, markdown
-from companion.edition import Edition
-from companion.load import load
-from companion.model import Question
-from companion.render import plan, render
-from companion.validate import validate
+from companion.render.edition import Edition
+from companion.render.render import plan, render
+from companion.source import gating, markdown
+from companion.source.load import load
+from companion.source.model import Question
+from companion.source.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 RANKS = {"part-one": 1, "part-two": 2, "part-three": 3}
 
 
 def test_the_bundled_novel_has_three_parts_and_four_stages() -> None:
-    book = load(ROOT / "source").book
+    book = load(ROOT / "source").companion.book
     assert gating.stages(book) == (
         gating.Stage("start", "Before you start", 0),
         gating.Stage("part-one", "Part One", 1),
@@ -29,7 +29,7 @@ def test_the_bundled_novel_has_three_parts_and_four_stages() -> None:
 
 
 def test_a_book_without_parts_is_one_part() -> None:
-    book = load(ROOT / "source").book
+    book = load(ROOT / "source").companion.book
     bare = book.model_copy(update={"novel": book.novel.model_copy(update={"parts": ()})})
     assert [s.id for s in gating.stages(bare)] == ["start", "end"]
 
@@ -56,7 +56,7 @@ def test_visible_is_reveals_at_most_through() -> None:
 
 
 def test_editions_are_named_by_one_rule() -> None:
-    book = load(ROOT / "source").book
+    book = load(ROOT / "source").companion.book
     names = {
         (through, layout): Edition(through=through, layout=layout).bind(book).name
         for through in (None, "start", "part-one", "part-three")

@@ -17,8 +17,8 @@ from pypdf import PdfReader
 
 from companion import pipeline
 from companion.cli import main
-from companion.cover import spine_width
-from companion.edition import Edition
+from companion.printing.cover import spine_width
+from companion.render.edition import Edition
 
 from .seed import normal
 
