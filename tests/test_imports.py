@@ -24,10 +24,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "readalong": {"epub", "render", "source", "core"},
     "preflight": {"source", "core", "printing.lint"},
     "deliver": {"core"},
-    "steps": {"printing", "render", "source", "core"},
-    "pipeline": {"steps", "readalong", "epub", "printing", "render", "source", "deliver", "core"},
-    "author": {"pipeline", "epub", "printing", "render", "source", "core"},
-    "cli": {"companion", "author", "pipeline", "preflight", "deliver", "render", "source", "core"},
+    "steps": {"printing", "epub", "render", "source", "core"},
+    "outputs": {"readalong", "render", "core"},
+    "pipeline": {"outputs", "steps", "readalong", "epub", "printing", "render", "source", "deliver", "core"},
+    "author": {"outputs", "pipeline", "epub", "printing", "render", "source", "core"},
+    "cli": {"outputs", "companion", "author", "pipeline", "preflight", "deliver", "render", "source", "core"},
     "__main__": {"cli"},
 }
 """Stage package -> the packages (or single modules, as `printing.layout`) it may import. A package

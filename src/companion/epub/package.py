@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import html
 import io
+import os
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -21,10 +22,12 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from companion.core import gate
+from companion.core.errors import CompanionError, diagnostic
 from companion.render.render import RenderedBook, environment
 from companion.source import fonts, markdown
 from companion.source.fonts import FONT_TYPES
 from companion.source.model import Book
+from companion.source.validate import Validated
 
 if TYPE_CHECKING:
     from ebooklib import epub
@@ -307,3 +310,21 @@ def repack(data: bytes, replace: Mapping[str, bytes] | None = None) -> bytes:
             info.external_attr = 0o644 << 16
             target.writestr(info, replace[name] if name in replace else source.read(name), compresslevel=6)
     return out.getvalue()
+
+
+def modified_time(validated: Validated) -> dt.datetime:
+    """dcterms:modified: SOURCE_DATE_EPOCH when set, else the book's modified (or published) date."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            if not (epoch.isascii() and epoch.isdigit()):
+                raise ValueError(epoch)
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            shown = epoch if len(epoch) <= 40 else epoch[:39] + "…"
+            raise CompanionError(
+                [diagnostic("SOURCE_DATE_EPOCH", "C045", f"`{shown}` is not a time companion can use")]
+            ) from None
+    book = validated.companion.book
+    day = book.modified or book.published
+    return dt.datetime(day.year, day.month, day.day)

@@ -20,6 +20,8 @@ import hashlib
 import io
 import re
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pikepdf import Dictionary, Name, Object
@@ -62,6 +64,26 @@ def fixed_document_id(data: bytes) -> bytes:
     file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
     data = data[: did.start()] + document_id + data[did.end() :]
     return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
+
+
+def output_intent(
+    profile: str, styles: Path, fetcher: Any, profiles: dict[str, object], fonts: Any
+) -> list[Any]:
+    """The style sheet that declares `profile` (under styles/) as the CMYK output profile: without it,
+    WeasyPrint writes no OutputIntent. `profiles` must be the dict later passed to
+    `render(color_profiles=...)`."""
+    from weasyprint import CSS
+
+    rule = f"@color-profile device-cmyk {{ src: url({profile}); components: c, m, y, k; }}"
+    return [
+        CSS(
+            string=rule,
+            base_url=str(styles) + "/",
+            url_fetcher=fetcher,
+            color_profiles=profiles,
+            font_config=fonts,
+        )
+    ]
 
 
 def conform(pdf: pikepdf.Pdf, variant: str | None) -> None:
