@@ -83,6 +83,24 @@ CODES: dict[str, Code] = {
     "C073": Code(
         "error", "lexicon entry is not a word or phrase", "write the word as it appears in the text"
     ),
+    # The host's kit (meetings.yaml, `companion build --format kit`)
+    "C085": Code("error", "a meeting names a part the novel does not have", "use the id of a part (`part-one`)"),
+    "C086": Code("error", "two meetings for the same part", "plan one meeting per part of the novel"),
+    "C087": Code(
+        "error",
+        "a meeting's timings do not add up to its length",
+        "make the `minutes` of its timings sum to the meeting's `minutes`",
+    ),
+    "C088": Code(
+        "error",
+        "the host's kit has no meetings",
+        "plan a meeting for each part of the novel in source/meetings.yaml",
+    ),
+    "C089": Code(
+        "error",
+        "a handout does not fit on one sheet",
+        "a handout is at most two pages: move a question to another meeting, or shorten some",
+    ),
     # Images
     "C030": Code("error", "image missing"),
     "C031": Code("error", "image has no alt text", "write ![what the image shows](path)"),

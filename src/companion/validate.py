@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel
 
-from . import ean, fonts, gate, markdown, voices
+from . import ean, fonts, gate, markdown, meetings, voices
 from .errors import Diagnostic, Location, diagnostic, fail_if
 from .fontcoverage import font_coverage
 from .images import ImageProblem, probe_image
@@ -92,6 +92,7 @@ def validate(companion: Companion, styles: Path | None = None) -> Validated:
     check_styles(styles, problems)
     _check_fonts(styles, problems)
     problems += voices.settings_problems(companion)
+    problems += meetings.problems(companion)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
