@@ -98,8 +98,8 @@ CODES: dict[str, Code] = {
     ),
     "C089": Code(
         "error",
-        "a handout does not fit on one sheet",
-        "a handout is at most two pages: move a question to another meeting, or shorten some",
+        "a handout or a question card does not fit",
+        "a handout is at most two pages and a card holds about 250 characters: shorten the questions",
     ),
     # Images
     "C030": Code("error", "image missing"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import epub, kepub, opds, printers, readalong
+from . import epub, kepub, kit, opds, printers, readalong
 from .cache import Cache, memos
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 FORMATS = ("epub", "kepub", "pdf", "cover")
 """What `--format all` (and `make all`) builds."""
-EXTRA_FORMATS = ("read-along",)
-"""Built only when asked for: the read-along EPUB and the audiobook synthesize speech."""
+EXTRA_FORMATS = ("read-along", "kit")
+"""Built only when asked for: the read-along EPUB and the audiobook synthesize speech; the host's
+kit (kit.py) is for book clubs, not for the shops."""
 FULL_EDITION = Edition()
 DEFAULT_VARIANT = "pdf/ua-1"
 """Tagged, with the XMP title and PDF/UA identification accessibility checkers look for."""
@@ -196,6 +197,9 @@ def build(
             data = interior.pdf()  # written on the other core meanwhile; cached even when not wanted
             if "pdf" in wanted:
                 outputs.insert(0, Output(f"{slug}.pdf", data))
+        if "kit" in wanted:
+            progress("host's kit")
+            outputs += [Output(name, data) for name, data in kit.build(validated.companion, project.styles)]
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
         notes = (NO_ISBN,) if "cover" in wanted and validated.companion.book.isbn is None else ()
