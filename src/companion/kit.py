@@ -36,6 +36,7 @@ SHEETS = ("base.css", "kit.css")
 VARIANT = "pdf/ua-1"
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 """Width and height in millimetres."""
+PAPER_NAMES = {"a4": "A4", "letter": "US Letter"}
 LETTER_REGIONS = frozenset({"US", "CA", "MX", "PH"})
 """Where US Letter is the office paper: the host guide and the cards are printed on it there."""
 MARGIN = 18.0
@@ -84,8 +85,7 @@ def build(companion: Companion, styles: Path) -> tuple[tuple[str, bytes], ...]:
     outputs = [(f"{slug}-host-guide.pdf", host_guide(layout, planned))]
     for meeting in planned:
         for size in PAPERS:
-            name = f"{slug}-handout-{meeting.part.id}-{size}.pdf"
-            outputs.append((name, handout(layout, meeting, size, name)))
+            outputs.append((f"{slug}-handout-{meeting.part.id}-{size}.pdf", handout(layout, meeting, size)))
     outputs.append((f"{slug}-question-cards.pdf", cards(layout, planned)))
     return tuple(outputs)
 
@@ -106,7 +106,7 @@ def host_guide(layout: _Layout, planned: Sequence[Planned]) -> bytes:
     return layout.pdf(document)
 
 
-def handout(layout: _Layout, planned: Planned, size: str, name: str) -> bytes:
+def handout(layout: _Layout, planned: Planned, size: str) -> bytes:
     """One sheet: the questions, lines for notes to the foot of the page, a second page of lines."""
     width, height = PAPERS[size]
     page = Page(width, height, MARGIN)
@@ -135,9 +135,12 @@ def handout(layout: _Layout, planned: Planned, size: str, name: str) -> bytes:
     else:
         document = first
     if len(document.pages) != 2:
+        companion = layout.companion
+        index = next(i for i, m in enumerate(companion.meetings) if m is planned.meeting)
+        where = companion.sources.find(("meetings.yaml", index, "part"))
         pages = len(document.pages)
-        message = f"the handout for meeting {planned.number} ({plain(planned.part.title)}) runs to {pages} pages"
-        raise CompanionError([diagnostic(Location(name), "C089", message)])
+        message = f"the {PAPER_NAMES[size]} handout for meeting {planned.number} ({plain(planned.part.title)}) runs to {pages} pages"
+        raise CompanionError([diagnostic(where, "C089", message)])
     return layout.pdf(document)
 
 
