@@ -56,7 +56,7 @@ def handouts(kit_dir: Path) -> list[Path]:
     return sorted(kit_dir.glob(f"{SLUG}-handout-*.pdf"))
 
 
-def test_the_kit_has_a_guide_two_handouts_a_meeting_and_the_cards(kit_dir: Path, companion: Companion) -> None:
+def test_the_kit_is_a_guide_two_handouts_a_meeting_and_cards(kit_dir: Path, companion: Companion) -> None:
     planned = meetings.plan(companion)
     assert [p.part.id for p in planned] == ["part-one", "part-two", "part-three"]
     expected = {f"{SLUG}-host-guide.pdf", f"{SLUG}-question-cards.pdf"} | {
@@ -89,7 +89,7 @@ def test_handouts_are_one_sheet_of_a4_or_letter(kit_dir: Path) -> None:
             assert (box[2] - box[0], box[3] - box[1]) == pytest.approx(PAPER_PT[size], abs=0.5), path.name
 
 
-def test_a_handout_holds_its_meetings_questions_and_nothing_later(kit_dir: Path, companion: Companion) -> None:
+def test_a_handout_holds_its_questions_and_nothing_later(kit_dir: Path, companion: Companion) -> None:
     planned = meetings.plan(companion)
     for meeting in planned:
         own = {number for number, _ in meeting.questions}
@@ -103,7 +103,9 @@ def test_a_handout_holds_its_meetings_questions_and_nothing_later(kit_dir: Path,
             assert key("Notes") in text
 
 
-def test_the_host_only_text_is_in_the_guide_and_on_no_handout_or_card(kit_dir: Path, companion: Companion) -> None:
+def test_host_only_text_is_in_the_guide_and_on_no_handout_or_card(
+    kit_dir: Path, companion: Companion
+) -> None:
     guide = key(text_of(kit_dir / f"{SLUG}-host-guide.pdf"))
     others = [key(text_of(p)) for p in [*handouts(kit_dir), kit_dir / f"{SLUG}-question-cards.pdf"]]
     secrets = [p for m in companion.meetings for p in re.split(r"\n\s*\n", m.ahead) if p.strip()]
@@ -114,7 +116,7 @@ def test_the_host_only_text_is_in_the_guide_and_on_no_handout_or_card(kit_dir: P
     assert all(key("Host only") not in text for text in others)
 
 
-def test_the_guide_plans_each_meeting_with_timings_warm_up_and_tiers(kit_dir: Path, companion: Companion) -> None:
+def test_the_guide_plans_each_meeting_timings_warm_up_tiers(kit_dir: Path, companion: Companion) -> None:
     pdf = kit_dir / f"{SLUG}-host-guide.pdf"
     pages = [text_of_page(pdf, n) for n in range(1, len(pikepdf.open(pdf).pages) + 1)]
     assert len(pages) % 2 == 0

@@ -84,7 +84,9 @@ CODES: dict[str, Code] = {
         "error", "lexicon entry is not a word or phrase", "write the word as it appears in the text"
     ),
     # The host's kit (meetings.yaml, `companion build --format kit`)
-    "C085": Code("error", "a meeting names a part the novel does not have", "use the id of a part (`part-one`)"),
+    "C085": Code(
+        "error", "a meeting names a part the novel does not have", "use the id of a part (`part-one`)"
+    ),
     "C086": Code("error", "two meetings for the same part", "plan one meeting per part of the novel"),
     "C087": Code(
         "error",

@@ -113,9 +113,7 @@ def handout(layout: _Layout, planned: Planned, size: str) -> bytes:
     title = f"Handout, Meeting {planned.number} ({plain(planned.part.title)})"
 
     def html(here: int, over: int | None) -> str:
-        return layout.html(
-            "kit_handout.html", title, page, planned=planned, lines_here=here, lines_over=over
-        )
+        return layout.html("kit_handout.html", title, page, planned=planned, lines_here=here, lines_over=over)
 
     def room(document: Any, marker: str) -> tuple[int, int]:
         """The page (0-based) `marker` is on, and how many lines fit below it."""
@@ -127,19 +125,20 @@ def handout(layout: _Layout, planned: Planned, size: str) -> bytes:
 
     first = layout.render(html(0, 0))
     at, here = room(first, "notes-start")
+    over: int | None = None  # the questions run onto the back: notes below them there, no page of lines
     if at == 0:
-        _, over = room(first, "notes-over")
+        over = room(first, "notes-over")[1]
+    document = layout.render(html(here, over)) if at < 2 else first
+    while at < 2 and len(document.pages) > 2 and here > 0:  # a line's rounding: one line fewer
+        here -= 1
         document = layout.render(html(here, over))
-    elif at == 1:  # the questions run onto the back: notes below them there, no page of lines
-        document = layout.render(html(here, None))
-    else:
-        document = first
     if len(document.pages) != 2:
         companion = layout.companion
         index = next(i for i, m in enumerate(companion.meetings) if m is planned.meeting)
         where = companion.sources.find(("meetings.yaml", index, "part"))
         pages = len(document.pages)
-        message = f"the {PAPER_NAMES[size]} handout for meeting {planned.number} ({plain(planned.part.title)}) runs to {pages} pages"
+        which = f"the {PAPER_NAMES[size]} handout for meeting {planned.number} ({plain(planned.part.title)})"
+        message = f"{which} runs to {pages} pages"
         raise CompanionError([diagnostic(where, "C089", message)])
     return layout.pdf(document)
 
