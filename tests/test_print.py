@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from companion import pdf, pipeline
-from companion.layout import PrintLayout
-from companion.load import load
-from companion.pagemap import page_labels
-from companion.render import Edition, print_document, render
-from companion.validate import validate
+from companion import pipeline
+from companion.epub.pagemap import page_labels
+from companion.printing import interior as pdf
+from companion.printing.layout import PrintLayout
+from companion.render.render import Edition, print_document, render
+from companion.source.load import load
+from companion.source.validate import validate
 
 from .seed import normal
 from .tinysource import make_tiny

@@ -13,16 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import epub, kepub, kit, opds, printers, readalong
-from .cache import Cache, memos
-from .errors import CompanionError, Diagnostic, Location, diagnostic
-from .layout import PrintLayout
-from .load import load, load_book
-from .pagemap import page_map
-from .render import Edition, print_document, render
-from .steps import _front_cover, _print_layout, _subsetter, _wrap_cover
-from .validate import Validated, validate
-from .write import write_atomic
+from companion.core.cache import Cache, memos
+from companion.core.errors import CompanionError, Diagnostic, Location, diagnostic
+from companion.core.write import write_atomic
+from companion.deliver import opds
+from companion.epub import kepub
+from companion.epub import package as epub
+from companion.epub.pagemap import page_map
+from companion.printing import kit
+from companion.printing.layout import PrintLayout
+from companion.readalong import build as readalong
+from companion.render.render import Edition, print_document, render
+from companion.source import printers
+from companion.source.load import load, load_book
+from companion.source.validate import Validated, validate
+from companion.steps import _front_cover, _print_layout, _subsetter, _wrap_cover
 
 if TYPE_CHECKING:
     pass

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import fonts, parallel
-from .cache import Cache, code_digest, digest, tree_digest
-from .errors import CompanionError, Diagnostic, Location
-from .layout import PrintLayout
-from .model import Book
-from .render import Edition, inside
-from .validate import Validated
+from companion.core import parallel
+from companion.core.cache import Cache, code_digest, digest, tree_digest
+from companion.core.errors import CompanionError, Diagnostic, Location
+from companion.printing.layout import PrintLayout
+from companion.render.render import Edition, inside
+from companion.source import fonts
+from companion.source.model import Book
+from companion.source.validate import Validated
 
 if TYPE_CHECKING:
-    from .pdfjob import Printing
+    from companion.printing.job import Printing
 
 
 class Project(Protocol):
@@ -69,7 +70,7 @@ def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -
 
 def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
     """Runs in the child: the JPEG, or the diagnostics of a refused resource (picklable either way)."""
-    from .fetcher import refusals_as_errors
+    from companion.printing.fetcher import refusals_as_errors
 
     try:
         with refusals_as_errors():
@@ -130,7 +131,7 @@ def _subsetter(cache: Cache) -> Callable[[bytes, str], bytes]:
 
 
 def _cover() -> Any:
-    from . import cover  # WeasyPrint is imported only when a cover is really drawn
+    from companion.printing import cover  # WeasyPrint is imported only when a cover is really drawn
 
     return cover
 
@@ -147,7 +148,9 @@ def _cover_key(project: Project, book: Book, edition: Edition) -> str:
 def _cached(cache: Cache, kind: str, key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
     data = cache.get(kind, key, suffix)
     if data is None:
-        from .fetcher import refusals_as_errors  # WeasyPrint loads only when something is drawn
+        from companion.printing.fetcher import (
+            refusals_as_errors,  # WeasyPrint loads only when something is drawn
+        )
 
         with refusals_as_errors():
             data = make()
@@ -169,7 +172,7 @@ class _Interior:
 
     def pdf(self) -> bytes:
         if self.printing is not None:
-            from .fetcher import refusals_as_errors
+            from companion.printing.fetcher import refusals_as_errors
 
             with refusals_as_errors():  # writing fetches too (attachments)
                 data = self.printing.result()
@@ -193,7 +196,7 @@ class _PartStore:
     cache: Cache
 
     def get(self, key: str) -> tuple[Any, bytes] | None:
-        from .pdfworker import PartReport
+        from companion.printing.worker import PartReport
 
         meta, data = self.cache.get("part", key, ".json"), self.cache.get("part", key, ".pdf")
         if meta is None or data is None:
@@ -224,8 +227,8 @@ def _print_layout(
             return _Interior(PrintLayout.from_json(meta, data), cache, key)
         except (ValueError, KeyError, TypeError):
             pass
-    from . import pdf
-    from .fetcher import refusals_as_errors
+    from companion.printing import interior as pdf
+    from companion.printing.fetcher import refusals_as_errors
 
     with refusals_as_errors():
         plan, printing = pdf.lay_out(
