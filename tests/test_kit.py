@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pikepdf
@@ -208,3 +209,18 @@ def test_the_paper_follows_the_books_region(companion: Companion) -> None:
     assert kit.paper(book) == "a4"
     assert kit.paper(book.model_copy(update={"language": "en-US"})) == "letter"
     assert kit.paper(book.model_copy(update={"language": "fr"})) == "a4"
+
+
+def test_a_question_is_never_asked_before_the_part_it_gives_away(companion: Companion) -> None:
+    """With the gating API's `reveals` (a part's rank), a question waits for that part's meeting."""
+
+    class Revealing(type(companion.questions[0])):  # type: ignore[misc]
+        reveals: int = 0
+
+    first = companion.questions[0]
+    later = Revealing(question=first.question, part=first.part, tier=first.tier, reveals=2)
+    beyond = Revealing(question="Beyond?", part=first.part, reveals=9)
+    moved = replace(companion, questions=(later, *companion.questions[1:], beyond))
+    planned = meetings.plan(moved)
+    assert [p.number for p in planned for n, _ in p.questions if n == 1] == [2]
+    assert all(q is not beyond for p in planned for _, q in p.questions)  # no meeting reaches it

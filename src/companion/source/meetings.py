@@ -5,7 +5,9 @@ that says what the parts are; `source/meetings.yaml` plans a meeting for a part 
 timings, a warm-up, and for the host alone what the next part reveals); `plan()` gives each meeting
 its questions. A question is asked at the meeting for its `part`; one whose part has no meeting (the
 bundled companion's "The whole novel") waits for the last meeting, when everyone has finished the
-book, so that no meeting ever asks about a part its readers have not reached.
+book, so that no meeting ever asks about a part its readers have not reached. (Until the parts are
+declared in book.yaml the last meeting cannot tell the novel's end from a part without a meeting:
+plan the last meeting for the last part.)
 """
 
 from __future__ import annotations
@@ -88,7 +90,12 @@ def plan(companion: Companion) -> tuple[Planned, ...]:
     met = {by_id[m.part].title: i for i, m in enumerate(meetings)}
     asked: list[list[tuple[int, Question]]] = [[] for _ in meetings]
     for number, question in enumerate(companion.questions, start=1):
-        asked[met.get(question.part, len(meetings) - 1)].append((number, question))
+        at = met.get(question.part, len(meetings) - 1)
+        reveals = getattr(question, "reveals", 0)  # the gating API's rank, once it lands (0 until then)
+        while at < len(meetings) and by_id[meetings[at].part].rank < reveals:
+            at += 1  # never before the part it gives away
+        if at < len(meetings):
+            asked[at].append((number, question))
     planned = []
     for i, meeting in enumerate(meetings):
         part = by_id[meeting.part]
