@@ -224,3 +224,32 @@ def test_a_question_is_never_asked_before_the_part_it_gives_away(companion: Comp
     planned = meetings.plan(moved)
     assert [p.number for p in planned for n, _ in p.questions if n == 1] == [2]
     assert all(q is not beyond for p in planned for _, q in p.questions)  # no meeting reaches it
+
+
+def test_an_image_prints_gray_in_the_kit_and_through_the_interiors_fetcher(tmp_path: Path) -> None:
+    """A raster image comes out as its gray (L*) level, not a black box: WeasyPrint 70 embeds a PNG
+    from the file at its URL when the fetched response names one (grayscale.py, _Converted)."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+    from weasyprint import HTML
+
+    from companion.printing.grayscale import GrayFetcher
+
+    from .tinysource import make_tiny
+
+    source = make_tiny(tmp_path)
+    (source / "images").mkdir()
+    Image.new("RGB", (600, 400), (137, 137, 137)).save(source / "images" / "grey.png")
+    (source / "questions.yaml").write_text("- question: One?\n  part: Part One\n", encoding="utf-8")
+    warm_up = "  warm_up: |\n    Look at this.\n\n    ![a grey square](images/grey.png)\n"
+    (source / "meetings.yaml").write_text(f"- part: part-one\n  minutes: 60\n{warm_up}", encoding="utf-8")
+    result = pipeline.build(pipeline.Project.at(source), ("kit",))
+    guide = next(o.data for o in result.outputs if o.name == "tiny-host-guide.pdf")
+    expected = 146  # sRGB 137 is L* 57.3
+    page = pdfium.PdfDocument(guide)[1].render(scale=1).to_pil().convert("L").histogram()
+    assert sum(page[expected - 3 : expected + 4]) > 40_000  # the image (about 300 x 200 pt)
+    assert sum(page[:60]) < 3_000  # only the text is black
+    fetcher = GrayFetcher(source, images_root=source)
+    html = HTML(string=f'<img src="{(source / "images" / "grey.png").as_uri()}">', url_fetcher=fetcher)
+    interior = pdfium.PdfDocument(html.write_pdf())[0].render(scale=1).to_pil().convert("L")
+    assert interior.getextrema() == (pytest.approx(expected, abs=3), 255)

@@ -204,7 +204,7 @@ def build(
                 outputs.insert(0, Output(f"{slug}.pdf", data))
         if "kit" in wanted:
             progress("host's kit")
-            outputs += [Output(name, data) for name, data in kit.build(validated.companion, project.styles)]
+            outputs += [Output(name, data) for name, data in kit.build(validated, project.styles)]
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
         notes = (NO_ISBN,) if "cover" in wanted and validated.companion.book.isbn is None else ()

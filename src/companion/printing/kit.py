@@ -25,12 +25,13 @@ from typing import Any
 
 from companion.core.errors import CompanionError, Location, diagnostic
 from companion.printing import fontconfig as printfonts
-from companion.printing.fetcher import RestrictedFetcher
+from companion.printing.grayscale import GrayFetcher
 from companion.render.render import environment
 from companion.source import fonts, meetings
 from companion.source.markdown import plain
 from companion.source.meetings import Planned
 from companion.source.model import Book, Companion
+from companion.source.validate import Validated
 
 SHEETS = ("base.css", "kit.css")
 """Under styles/: the kit's style sheets, in cascade order."""
@@ -73,15 +74,16 @@ def paper(book: Book) -> str:
     return "letter" if region in LETTER_REGIONS else "a4"
 
 
-def build(companion: Companion, styles: Path) -> tuple[tuple[str, bytes], ...]:
+def build(validated: Validated, styles: Path) -> tuple[tuple[str, bytes], ...]:
     """Every file of the kit as (name, PDF bytes): the host guide, each meeting's handout in A4
     and US Letter, the question cards."""
+    companion = validated.companion
     planned = meetings.plan(companion)
     if not planned:
         where = fonts.shown_path(Path(companion.root) / "meetings.yaml")
         message = "the host's kit needs a meeting for at least one part of the novel"
         raise CompanionError([diagnostic(where, "C088", message)])
-    layout = _Layout(styles, companion)
+    layout = _Layout(styles, validated)
     slug = companion.book.slug
     outputs = [(f"{slug}-host-guide.pdf", host_guide(layout, planned))]
     for meeting in planned:
@@ -189,11 +191,13 @@ def cards(layout: _Layout, planned: Sequence[Planned]) -> bytes:
 class _Layout:
     """The kit's templates and WeasyPrint, through the bundled fonts only (as the cover's layout)."""
 
-    def __init__(self, styles: Path, companion: Companion) -> None:
+    def __init__(self, styles: Path, validated: Validated) -> None:
         self.styles = styles
-        self.companion = companion
-        self.book = companion.book
-        self.fetcher = RestrictedFetcher(styles)
+        self.companion: Companion = validated.companion
+        self.book = self.companion.book
+        self.images = {asset.src: asset.path.as_uri() for asset in validated.assets}
+        source = Path(self.companion.root)
+        self.fetcher = GrayFetcher(styles, source, images_root=source)  # images gray, as in the interior
         self.sheets, self.config = printfonts.stylesheets(styles, SHEETS, self.fetcher)
 
     def html(self, template: str, title: str, page: Page, **values: Any) -> str:
@@ -210,7 +214,7 @@ class _Layout:
                 page=page,
                 target="print",
                 links={},
-                images={},
+                images=self.images,
                 note_prefixes={},
                 section=SimpleNamespace(id="kit"),
                 **values,
