@@ -22,7 +22,7 @@ HOSTILE = '<script>alert(1)</script> & "quotes"'
 
 @pytest.fixture(scope="module")
 def content():
-    return load(ROOT / "source")
+    return load(ROOT / "source").companion
 
 
 @pytest.fixture(scope="module")

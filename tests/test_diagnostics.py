@@ -22,6 +22,7 @@ from companion.cli import main
 from companion.core.codes import CODES, codes_table
 from companion.core.errors import CompanionError
 from companion.source.load import load
+from companion.source.validate import validate
 
 from .tinysource import make_tiny
 
@@ -594,7 +595,7 @@ def test_check_writes_nothing(src: Path, tmp_path: Path) -> None:
     assert sorted(p for p in tmp_path.rglob("*")) == before
 
 
-def test_load_raises_only_companion_errors_for_odd_yaml(src: Path) -> None:
+def test_odd_yaml_gives_problems_and_validate_raises_only_companion_errors(src: Path) -> None:
     for text in (
         "- a\n- b\n",
         "just a string\n",
@@ -603,8 +604,10 @@ def test_load_raises_only_companion_errors_for_odd_yaml(src: Path) -> None:
         "x: .nan\ny: 1e999\n",
     ):
         write(src / "book.yaml", text)
+        loaded = load(src)  # load reports what it found; it never raises for bad content
+        assert loaded.problems and loaded.companion.book is None
         with pytest.raises(CompanionError):
-            load(src)
+            validate(loaded)
 
 
 # --- the catalogue ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def companion() -> Companion:
-    return load(ROOT / "source")
+    return load(ROOT / "source").companion
 
 
 @pytest.fixture(scope="session")

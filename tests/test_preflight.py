@@ -411,7 +411,7 @@ def test_pdf_x4_interior_is_reproducible_from_a_cold_cache(
 
 
 def test_pdf_x4_document_id_is_reproducible() -> None:
-    from companion.printing.interior import fixed_document_id
+    from companion.printing.pdfx import fixed_document_id
 
     one = (
         b"<xmpMM:DocumentID>xmp.did:0f22a277-b3c9-41c6-88ac-41a45c7c8678</xmpMM:DocumentID>/ID [(" + b"a" * 32

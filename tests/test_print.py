@@ -19,6 +19,7 @@ from companion.source.load import load
 from companion.source.validate import validate
 
 from .seed import normal
+from .tinysource import laid_out as lay_out_now
 from .tinysource import make_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ def laid_out() -> tuple[str, PrintLayout]:
     html = print_document(
         render(validated, Edition(), "print", {a.src: a.path.as_uri() for a in validated.assets})
     )
-    return html, pdf.layout(html, validated.companion.book.print, ROOT / "styles", ROOT / "source")
+    return html, lay_out_now(html, validated.companion.book.print, ROOT / "styles", ROOT / "source")
 
 
 def test_gutter_grows_with_the_page_count() -> None:
@@ -40,7 +41,7 @@ def test_gutter_grows_with_the_page_count() -> None:
         pytest.approx(x + pdf.GUTTER_EXTRA_IN)
         for x in (0.375, 0.375, 0.5, 0.5, 0.625, 0.625, 0.75, 0.75, 0.875, 0.875)
     ]
-    css = pdf.page_css(pipeline.FULL_EDITION and load(ROOT / "source").book.print, 0.8)
+    css = pdf.page_css(pipeline.FULL_EDITION and load(ROOT / "source").companion.book.print, 0.8)
     assert "@page :left { margin-left: 0.6in; margin-right: 0.8in; }" in css
     assert "@page :right { margin-left: 0.8in; margin-right: 0.6in; }" in css
 

@@ -153,7 +153,7 @@ def test_the_glossary_is_in_alphabetical_order_whatever_the_source_order() -> No
     terms = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<dfn[^>]*>(.*?)</dfn>", page)]
     assert len(terms) > 10
     assert terms == sorted(terms, key=glossary_key)
-    assert terms != [t.term for t in load(ROOT / "source").glossary]  # the source is not in order
+    assert terms != [t.term for t in load(ROOT / "source").companion.glossary]  # the source is not in order
     assert [glossary_key(t)[0] for t in ("the Gallery", "Exchanges", "an apple")] == [
         "gallery",
         "exchanges",
@@ -174,7 +174,7 @@ def test_a_large_title_keeps_its_short_words_with_their_neighbours() -> None:
 def test_the_back_cover_line_counts_what_each_edition_holds() -> None:
     from companion.render.render import inside
 
-    companion = load(ROOT / "source")
+    companion = load(ROOT / "source").companion
     full, free = inside(companion, Edition()), inside(companion, Edition(spoilers=False))
     assert full == (
         f"Inside: {len(companion.questions)} discussion questions, {len(companion.characters)} character "

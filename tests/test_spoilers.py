@@ -75,7 +75,7 @@ def distinctive(text: str, elsewhere: str) -> str:
 @pytest.fixture(scope="module")
 def cases() -> list[tuple[str, str, bool]]:
     """(label, distinctive sentence, is a spoiler) for every item of the bundled companion."""
-    found = list(items(load(ROOT / "source")))
+    found = list(items(load(ROOT / "source").companion))
     out = []
     for index, (label, text, spoiler) in enumerate(found):
         others = normal(" ".join(plain(t) for i, (_, t, _) in enumerate(found) if i != index))
@@ -158,7 +158,7 @@ def test_the_sentences_are_in_the_full_edition(built: Path, cases: list[tuple[st
 def test_pdf_leaves_out_every_spoiler_and_keeps_the_rest(
     edition: Path, cases: list[tuple[str, str, bool]]
 ) -> None:
-    companion = load(ROOT / "source")
+    companion = load(ROOT / "source").companion
     text = normal(pdf_text(edition / f"{SLUG}.pdf", companion))
     leaked = [f"{label}: {s[:70]}" for label, s, spoiler in cases if spoiler and normal(s) in text]
     missing = [f"{label}: {s[:70]}" for label, s, spoiler in cases if not spoiler and normal(s) not in text]
@@ -214,7 +214,7 @@ none may appear in the edition for readers who have not read it."""
 
 
 def test_no_word_that_reveals_the_secret_is_in_the_spoiler_free_edition(edition: Path) -> None:
-    companion = load(ROOT / "source")
+    companion = load(ROOT / "source").companion
     for name, text in (
         ("epub", epub_text(edition / f"{SLUG}.epub")),
         ("pdf", pdf_text(edition / f"{SLUG}.pdf", companion)),

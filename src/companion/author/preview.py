@@ -13,8 +13,9 @@ diagnostic with its file and line (escaped); the next good save brings the pages
 Nothing is joined onto a file-system path from a request: a request path must be a key of the
 current allow-list (the pages, styles/base.css and epub.css, the fonts, the images the source uses).
 
-This module holds the state (Preview, Snapshot), the watcher and `running`/`serve`; the HTML pages
-are in preview_pages.py and the HTTP server and event stream in preview_server.py.
+This module holds the state (Preview), the watcher and `running`/`serve`; the HTML pages are in
+pages.py, what one state serves in snapshot.py, and the HTTP server and event stream in server.py,
+which knows the preview only as a `Site` (a Protocol), as MkDocs' LiveReloadServer gets a builder.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import watchfiles
@@ -31,11 +31,12 @@ import watchfiles
 from companion import pipeline
 from companion.author.pages import COVER, error_page, pages, reload_script
 from companion.author.server import HEARTBEAT, HOST, PreviewHandler, PreviewServer
+from companion.author.snapshot import Snapshot
 from companion.core.errors import CompanionError, diagnostic
 from companion.core.http import listen
 from companion.epub import package as epub
 from companion.printing import cover
-from companion.render.render import Edition, RenderedBook, render
+from companion.render.render import Edition, render
 
 __all__ = [
     "COVER",
@@ -51,24 +52,6 @@ __all__ = [
     "running",
     "serve",
 ]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the server answers with, for one state of the source. Replaced whole on every change."""
-
-    version: int
-    pages: dict[str, bytes] = field(default_factory=dict)
-    """Request path -> HTML page."""
-    files: dict[str, tuple[Path, str]] = field(default_factory=dict)
-    """Request path -> (file, media type): the allow-list of static files."""
-    assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    """Request path -> (bytes as checked, media type): the source's images (an SVG as written out again)."""
-    error: bytes | None = None
-    """The error page, when the source has problems."""
-    rendered: RenderedBook | None = None
-    problems: tuple[str, ...] = ()
-    """Each diagnostic as the command line prints it (errors, or warnings of a good build)."""
 
 
 class Preview:

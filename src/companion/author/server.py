@@ -3,16 +3,37 @@ for Host 127.0.0.1 or localhost), and the Server-Sent Events stream that tells o
 
 from __future__ import annotations
 
+import threading
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from companion.author.pages import COVER, not_found
+from companion.author.snapshot import Snapshot
 from companion.core import gate
 from companion.core.http import QuietHandler, QuietServer
 
-if TYPE_CHECKING:
-    from companion.author.preview import Preview
+
+class Folders(Protocol):
+    @property
+    def source(self) -> Path: ...
+    @property
+    def styles(self) -> Path: ...
+
+
+class Site(Protocol):
+    """What the server needs of the preview: a Protocol, so that this module never imports preview.py."""
+
+    @property
+    def project(self) -> Folders: ...
+    @property
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def stopping(self) -> threading.Event: ...
+    def wait_newer(self, since: int, timeout: float) -> int: ...
+    def cover_jpeg(self) -> bytes | None: ...
+
 
 HOST = "127.0.0.1"
 HEARTBEAT = 10.0
@@ -22,7 +43,7 @@ MAX_SERVED_BYTES = 20 * 1024 * 1024
 
 
 class PreviewServer(QuietServer):
-    def __init__(self, address: tuple[str, int], preview: Preview, verbose: bool = False) -> None:
+    def __init__(self, address: tuple[str, int], preview: Site, verbose: bool = False) -> None:
         self.preview = preview
         super().__init__(address, PreviewHandler, verbose)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from companion.author import scaffold
-from companion.cli import _handle_errors
+from companion.cli.errors import handle_errors
 from companion.render.render import Edition
 
 
@@ -21,7 +21,7 @@ from companion.render.render import Edition
     help="The companion's title (also the novel's, until you change it); the slug comes from it.",
 )
 @click.option("--author", default="Your Name", show_default=True, help="The companion's author.")
-@_handle_errors
+@handle_errors
 def new(folder: Path, title: str, author: str) -> None:
     """Start a new companion project in DIR (a new or empty folder).
 
@@ -47,7 +47,7 @@ def new(folder: Path, title: str, author: str) -> None:
 )
 @click.option("--no-spoilers", is_flag=True, help="Preview the spoiler-free edition.")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
-@_handle_errors
+@handle_errors
 def preview(source: Path, port: int, no_spoilers: bool, verbose: bool) -> None:
     """Serve SOURCE (default source/) as live-reloading HTML on 127.0.0.1.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from companion.cli import _handle_errors
+from companion.cli.errors import handle_errors
 from companion.deliver import send as sending
 from companion.deliver import serve as serving
 
@@ -100,7 +100,7 @@ def _timeout(_ctx: click.Context, param: click.Parameter, value: float) -> float
     show_default=True,
     help="Seconds to wait for the server.",
 )
-@_handle_errors
+@handle_errors
 def send(
     file: Path,
     to: str,
@@ -154,7 +154,7 @@ def send(
     help="Port to listen on; 0 picks a free one.",
 )
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
-@_handle_errors
+@handle_errors
 def serve(folder: Path, host: str, port: int, verbose: bool) -> None:
     """Serve DIR (default dist/) as an OPDS 1.2 catalog for reading apps (KOReader, Thorium, Moon+ ...).
 
@@ -172,7 +172,7 @@ def serve(folder: Path, host: str, port: int, verbose: bool) -> None:
     help="The folder where the reader is mounted (default: the one e-reader found among the mounted drives).",
 )
 @click.option("--replace", is_flag=True, help="Overwrite a different book of the same name on the reader.")
-@_handle_errors
+@handle_errors
 def push(folder: Path, device: Path | None, replace: bool) -> None:
     """Copy the books built in DIR (default dist/) onto a mounted e-reader.
 

@@ -11,20 +11,26 @@ import datetime as dt
 import hashlib
 import html
 import io
+import os
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ebooklib import epub
 from lxml import etree
 
 from companion.core import gate
+from companion.core.errors import CompanionError, diagnostic
 from companion.render.render import RenderedBook, environment
 from companion.source import fonts, markdown
 from companion.source.fonts import FONT_TYPES
 from companion.source.model import Book
+from companion.source.validate import Validated
+
+if TYPE_CHECKING:
+    from ebooklib import epub
 
 STYLESHEETS = ("styles/base.css", "styles/epub.css")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -96,6 +102,8 @@ def package(
     summary: str = "",
 ) -> bytes:
     """The EPUB file's bytes."""
+    from ebooklib import epub  # here, so that `companion check` starts without it
+
     book = rendered.validated.companion.book
     ebook = epub.EpubBook()
     ebook.FOLDER_NAME = "EPUB"
@@ -304,3 +312,21 @@ def repack(data: bytes, replace: Mapping[str, bytes] | None = None) -> bytes:
             info.external_attr = 0o644 << 16
             target.writestr(info, replace[name] if name in replace else source.read(name), compresslevel=6)
     return out.getvalue()
+
+
+def modified_time(validated: Validated) -> dt.datetime:
+    """dcterms:modified: SOURCE_DATE_EPOCH when set, else the book's modified (or published) date."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            if not (epoch.isascii() and epoch.isdigit()):
+                raise ValueError(epoch)
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            shown = epoch if len(epoch) <= 40 else epoch[:39] + "…"
+            raise CompanionError(
+                [diagnostic("SOURCE_DATE_EPOCH", "C045", f"`{shown}` is not a time companion can use")]
+            ) from None
+    book = validated.companion.book
+    day = book.modified or book.published
+    return dt.datetime(day.year, day.month, day.day)

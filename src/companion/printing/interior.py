@@ -7,11 +7,8 @@ The interior is laid out in parts on both cores and merged (pdfjob.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import hashlib
 import re
-import uuid
 from pathlib import Path
 
 from weasyprint import CSS
@@ -20,6 +17,7 @@ from weasyprint.text.fonts import FontConfiguration
 from companion.core.cache import digest
 from companion.printing import fontconfig as printfonts
 from companion.printing import parts as pdfparts
+from companion.printing import pdfx
 from companion.printing import speed as pdfspeed
 from companion.printing.fetcher import RestrictedFetcher
 from companion.printing.grayscale import GrayFetcher
@@ -81,21 +79,6 @@ def page_css(settings: PrintSettings, inside: float, marks: bool = False) -> str
 """
 
 
-def layout(
-    html: str,
-    settings: PrintSettings,
-    styles: Path,
-    source: Path,
-    *,
-    marks: bool = False,
-    variant: str | None = None,
-    parts: int | None = None,
-) -> PrintLayout:
-    """Lay out and write the interior."""
-    plan, printing = lay_out(html, settings, styles, source, marks=marks, variant=variant, parts=parts)
-    return dataclasses.replace(plan, pdf=printing.result())
-
-
 def lay_out(
     html: str,
     settings: PrintSettings,
@@ -154,39 +137,7 @@ def variant_stylesheets(
     """
     if not (variant or "").startswith("pdf/x"):
         return []
-    rule = f"@color-profile device-cmyk {{ src: url({CMYK_PROFILE}); components: c, m, y, k; }}"
-    return [
-        CSS(
-            string=rule,
-            base_url=str(styles) + "/",
-            url_fetcher=fetcher,
-            color_profiles=profiles,
-            font_config=fonts,
-        )
-    ]
-
-
-_DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_FILE_ID = re.compile(rb"/ID \[\(([0-9a-f]{32})\) \(([0-9a-f]{32})\)\]")
-
-
-def fixed_document_id(data: bytes) -> bytes:
-    """Make a PDF/X-4 reproducible: WeasyPrint 70.0 writes a random xmpMM:DocumentID (uuid4).
-
-    Replace it, and the /ID derived from it, with values hashed from the rest of the file. The
-    replacements have the same length, so every byte offset (and the xref table) stays valid.
-    """
-    did, fid = _DOCUMENT_ID.search(data), _FILE_ID.search(data)
-    if did is None or fid is None:
-        return data
-    blank = _DOCUMENT_ID.sub(
-        b"xmp.did:" + b"0" * 36, _FILE_ID.sub(b"/ID [(" + b"0" * 32 + b") (" + b"0" * 32 + b")]", data)
-    )
-    digest = hashlib.sha256(blank).digest()
-    document_id = b"xmp.did:" + str(uuid.UUID(bytes=digest[:16], version=4)).encode()
-    file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
-    data = data[: did.start()] + document_id + data[did.end() :]
-    return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
+    return pdfx.output_intent(CMYK_PROFILE, styles, fetcher, profiles, fonts)
 
 
 WORDS_PER_SQUARE_INCH = 6.2

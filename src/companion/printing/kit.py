@@ -24,8 +24,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from companion.core.errors import CompanionError, Location, diagnostic
-from companion.printing import fontconfig as printfonts
-from companion.printing.grayscale import GrayFetcher
 from companion.render.render import environment
 from companion.source import fonts, meetings
 from companion.source.markdown import plain
@@ -192,13 +190,16 @@ class _Layout:
     """The kit's templates and WeasyPrint, through the bundled fonts only (as the cover's layout)."""
 
     def __init__(self, styles: Path, validated: Validated) -> None:
+        from companion.printing import fontconfig  # WeasyPrint: loaded only when a kit is built
+        from companion.printing.grayscale import GrayFetcher
+
         self.styles = styles
         self.companion: Companion = validated.companion
         self.book = self.companion.book
         self.images = {asset.src: asset.path.as_uri() for asset in validated.assets}
         source = Path(self.companion.root)
         self.fetcher = GrayFetcher(styles, source, images_root=source)  # images gray, as in the interior
-        self.sheets, self.config = printfonts.stylesheets(styles, SHEETS, self.fetcher)
+        self.sheets, self.config = fontconfig.stylesheets(styles, SHEETS, self.fetcher)
 
     def html(self, template: str, title: str, page: Page, **values: Any) -> str:
         book = self.book

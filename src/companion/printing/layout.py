@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from companion.core.errors import Diagnostic, Location, diagnostic
+
 
 @dataclass(frozen=True)
 class PrintLayout:
@@ -52,3 +54,34 @@ class PrintLayout:
             image_dpi=tuple((str(src), int(dpi)) for src, dpi in data["image_dpi"]),
             lint=tuple((int(page), str(code), str(text)) for page, code, text in data.get("lint", ())),
         )
+
+
+MIN_DPI = 300
+
+
+def print_warnings(layout: PrintLayout, assets: dict[str, str], slug: str) -> tuple[Diagnostic, ...]:
+    """Images below 300 dpi at their printed size, lines that run past their measure, and the layout
+    lint's findings. `assets` maps each image's file URI to its name in source/."""
+    found = []
+    paths = assets
+    for src, dpi in layout.image_dpi:
+        if dpi < MIN_DPI:
+            shown = paths.get(src, src)
+            found.append(
+                diagnostic(
+                    Location(f"source/{shown}"),
+                    "C033",
+                    f"image `{shown}` prints at {dpi} dpi; print needs {MIN_DPI} or more",
+                    "use a larger image, or show it smaller",
+                )
+            )
+    for page, text in layout.overflows:
+        found.append(
+            diagnostic(
+                Location(f"{slug}.pdf"), "C036", f"page {page}: a line runs past its measure: `{text}`"
+            )
+        )
+    found += [
+        diagnostic(Location(f"{slug}.pdf"), code, f"page {page}: {text}") for page, code, text in layout.lint
+    ]
+    return tuple(found)

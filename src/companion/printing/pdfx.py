@@ -16,7 +16,12 @@ interior, and the cover has none. PDF/X-4 allows all of these and is left alone.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
+import uuid
+from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pikepdf import Dictionary, Name, Object
@@ -28,8 +33,6 @@ def finish(data: bytes, variant: str) -> bytes:
     """The PDF bytes made valid for `variant` (unchanged for any but PDF/X-1a and X-3; a PDF/X-4
     gets a reproducible document id)."""
     if variant in ("pdf/x-4", "pdf/x-5g"):
-        from companion.printing.interior import fixed_document_id
-
         return fixed_document_id(data)
     if variant not in STRICT:
         return data
@@ -38,6 +41,49 @@ def finish(data: bytes, variant: str) -> bytes:
     out = io.BytesIO()
     pdf.save(out, deterministic_id=True, force_version="1.4")
     return out.getvalue()
+
+
+_DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_FILE_ID = re.compile(rb"/ID \[\(([0-9a-f]{32})\) \(([0-9a-f]{32})\)\]")
+
+
+def fixed_document_id(data: bytes) -> bytes:
+    """Make a PDF/X-4 reproducible: WeasyPrint 70.0 writes a random xmpMM:DocumentID (uuid4).
+
+    Replace it, and the /ID derived from it, with values hashed from the rest of the file. The
+    replacements have the same length, so every byte offset (and the xref table) stays valid.
+    """
+    did, fid = _DOCUMENT_ID.search(data), _FILE_ID.search(data)
+    if did is None or fid is None:
+        return data
+    blank = _DOCUMENT_ID.sub(
+        b"xmp.did:" + b"0" * 36, _FILE_ID.sub(b"/ID [(" + b"0" * 32 + b") (" + b"0" * 32 + b")]", data)
+    )
+    digest = hashlib.sha256(blank).digest()
+    document_id = b"xmp.did:" + str(uuid.UUID(bytes=digest[:16], version=4)).encode()
+    file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
+    data = data[: did.start()] + document_id + data[did.end() :]
+    return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
+
+
+def output_intent(
+    profile: str, styles: Path, fetcher: Any, profiles: dict[str, object], fonts: Any
+) -> list[Any]:
+    """The style sheet that declares `profile` (under styles/) as the CMYK output profile: without it,
+    WeasyPrint writes no OutputIntent. `profiles` must be the dict later passed to
+    `render(color_profiles=...)`."""
+    from weasyprint import CSS
+
+    rule = f"@color-profile device-cmyk {{ src: url({profile}); components: c, m, y, k; }}"
+    return [
+        CSS(
+            string=rule,
+            base_url=str(styles) + "/",
+            url_fetcher=fetcher,
+            color_profiles=profiles,
+            font_config=fonts,
+        )
+    ]
 
 
 def conform(pdf: pikepdf.Pdf, variant: str | None) -> None:

@@ -1,6 +1,8 @@
 """Load stage: read source/ into a Companion, keeping the file and line of every value.
 
-Every problem in every file is collected and raised together as one CompanionError.
+Every problem in every file is collected and handed on with what did load (`Loaded`); the validate
+stage decides to fail, adding the problems in the Markdown of the files that did load, so that one run
+reports everything. This module never imports validate.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -39,11 +42,27 @@ _FRONT_MATTER = (TypeAdapter(m.FrontMatter), m.FrontMatter)
 _FENCE = re.compile(r"^---[ \t\r]*$", re.MULTILINE)
 
 
-def load(source: Path) -> m.Companion:
-    """Read and validate the typed content of `source`; raise CompanionError with every problem."""
+@dataclass(frozen=True)
+class Loaded:
+    """What load read: the companion (a partial one, its book or about None, when files failed) and
+    every problem found reading it."""
+
+    companion: m.Companion
+    problems: tuple[Diagnostic, ...] = ()
+
+    @property
+    def ids_complete(self) -> bool:
+        """Whether every file that defines ids loaded, so that a broken cross-reference is real."""
+        failed = {Path(d.where.path).name for d in self.problems}
+        md_failed = any(d.where.path.endswith(".md") for d in self.problems)
+        return not (failed & {"characters.yaml", "themes.yaml", "glossary.yaml"}) and not md_failed
+
+
+def load(source: Path) -> Loaded:
+    """Read the typed content of `source`, with every problem in every file."""
     if not source.is_dir():
         what = "is a file, not a folder" if source.exists() else "not found"
-        raise CompanionError([diagnostic(str(source), "C001", f"source folder {what}")])
+        return _partial(source, {}, [], {}, [diagnostic(str(source), "C001", f"source folder {what}")])
     problems: list[Diagnostic] = []
     places: dict[tuple[Any, ...], Location] = {}
     values: dict[str, Any] = {}
@@ -76,28 +95,24 @@ def load(source: Path) -> m.Companion:
         if chapter is not None:
             chapters.append(chapter)
     if problems or "book" not in values or "about" not in values:
-        raise CompanionError(problems + _content_problems(source, values, chapters, places, problems))
-    return m.Companion(
+        return _partial(source, values, chapters, places, problems)
+    companion = m.Companion(
         root=str(source),
         chapters=tuple(chapters),
         sources=m.SourceMap(MappingProxyType(places)),
         **values,
     )
+    return Loaded(companion)
 
 
-def _content_problems(
+def _partial(
     source: Path,
     values: dict[str, Any],
     chapters: list[m.Chapter],
     places: dict[tuple[Any, ...], Location],
     problems: list[Diagnostic],
-) -> list[Diagnostic]:
-    """Markdown problems in the files that did load, so that one run reports everything."""
-    from companion.source.validate import content_problems  # validate imports this module
-
-    defines_ids = {"characters.yaml", "themes.yaml", "glossary.yaml"}
-    failed = {Path(d.where.path).name for d in problems}
-    ids_complete = not (failed & defines_ids) and not any(d.where.path.endswith(".md") for d in problems)
+) -> Loaded:
+    """What did load, with the problems: the files that failed are None or left out."""
     loaded = {attr: value for attr, value in values.items() if value is not None}
     partial = m.Companion(
         root=str(source),
@@ -107,7 +122,7 @@ def _content_problems(
         sources=m.SourceMap(MappingProxyType(places)),
         **loaded,
     )
-    return content_problems(partial, ids_complete=ids_complete)
+    return Loaded(partial, tuple(problems))
 
 
 def _chapter_files(source: Path, problems: list[Diagnostic]) -> list[Path]:

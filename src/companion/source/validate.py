@@ -18,11 +18,12 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel
 
 from companion.core import gate
-from companion.core.errors import Diagnostic, Location, diagnostic, fail_if
-from companion.source import ean, fonts, markdown, meetings, voices
+from companion.core.errors import CompanionError, Diagnostic, Location, diagnostic, fail_if
+from companion.source import fonts, markdown, meetings, voices
+from companion.source.bookcheck import check_cover_text, check_isbn
 from companion.source.fontcoverage import font_coverage
 from companion.source.images import ImageProblem, probe_image
-from companion.source.load import SCHEMA
+from companion.source.load import SCHEMA, Loaded
 from companion.source.model import Companion
 from companion.source.stylecheck import check_styles
 from companion.source.yamlfile import MAX_FILE_BYTES
@@ -85,8 +86,14 @@ class Validated:
     warnings: tuple[Diagnostic, ...] = ()
 
 
-def validate(companion: Companion, styles: Path | None = None) -> Validated:
-    """Cross-check `companion`; `styles` (default: styles/ beside the source folder) has the bundled fonts."""
+def validate(loaded: Loaded, styles: Path | None = None) -> Validated:
+    """Cross-check what was loaded; `styles` (default: styles/ beside the source folder) has the
+    bundled fonts. Raises CompanionError with every problem, the loading's first."""
+    companion = loaded.companion
+    if loaded.problems:  # a file failed: report it with the Markdown problems of those that loaded
+        raise CompanionError(
+            [*loaded.problems, *content_problems(companion, ids_complete=loaded.ids_complete)]
+        )
     problems: list[Diagnostic] = []
     assets = _check_content(companion, styles, problems, ids_complete=True)
     styles = styles or Path(companion.root).resolve().parent / "styles"
@@ -106,80 +113,12 @@ def content_problems(companion: Companion, *, ids_complete: bool) -> list[Diagno
     return problems
 
 
-MAX_COVER_TEXT = 300
-MAX_COVER_WORD = 100
-
-
-MAX_BACK_WORDS = 1000
-"""More than the back cover holds at its smallest type on the largest trim (about 400 words at 5.5 x 8.5
-in): refused before the cover layout tries every size, each costing time in proportion to the text."""
-
-
-def _check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
-    """Absurd cover text is refused at once, before the cover layout tries to fit it at every size."""
-    book = companion.book
-    if book is None:
-        return
-    review = next(iter(companion.reviews or ()), None)
-    back = len(book.description.split()) + (len(review.text.split()) if review is not None else 0)
-    if back > MAX_BACK_WORDS:
-        problems.append(
-            diagnostic(
-                companion.sources.find(("book.yaml", "description")),
-                "C014",
-                f"the description (with the first review) is too long for the back cover ({back:,} words)",
-                f"keep it under {MAX_BACK_WORDS:,} words; the back cover holds a few hundred",
-            )
-        )
-    for name in ("title", "subtitle", "author"):
-        text = getattr(book, name)
-        longest = max((len(word) for word in text.split()), default=0)
-        if len(text) > MAX_COVER_TEXT or longest > MAX_COVER_WORD:
-            where = companion.sources.find(("book.yaml", name))
-            problems.append(
-                diagnostic(
-                    where,
-                    "C014",
-                    f"`{name}` is too long for the cover ({len(text)} characters, longest word {longest})",
-                    f"keep it under {MAX_COVER_TEXT} characters and words under {MAX_COVER_WORD}",
-                )
-            )
-
-
-def _check_isbn(companion: Companion, problems: list[Diagnostic]) -> None:
-    """An ISBN-13: 13 digits, starting 978 or 979, with the right check digit."""
-    book = companion.book
-    if book is None or book.isbn is None:
-        return
-    where = companion.sources.find(("book.yaml", "isbn"))
-    digits = ean.normalise(book.isbn)
-    if len(digits) != 13 or not digits.isdigit() or digits[:3] not in ("978", "979"):
-        problems.append(
-            diagnostic(
-                where,
-                "C060",
-                f"the ISBN `{book.isbn}` is not an ISBN-13 ({len(digits)} digits)",
-                "write the 13 digits starting 978 or 979, such as 978-1-4028-9462-6",
-            )
-        )
-    elif (expected := ean.check_digit(digits[:12])) != int(digits[12]):
-        problems.append(
-            diagnostic(
-                where,
-                "C061",
-                f"the ISBN `{book.isbn}` has the check digit {digits[12]}; "
-                f"its first 12 digits call for {expected}",
-                "copy the ISBN again from your ISBN agency's record",
-            )
-        )
-
-
 def _check_content(
     companion: Companion, styles: Path | None, problems: list[Diagnostic], *, ids_complete: bool
 ) -> tuple[Asset, ...]:
     ids = _check_ids(companion, problems)
-    _check_cover_text(companion, problems)
-    _check_isbn(companion, problems)
+    check_cover_text(companion, problems)
+    check_isbn(companion, problems)
     assets: dict[str, Asset] = {}
     root = Path(companion.root).resolve()
     lines: dict[str, list[str]] = {}

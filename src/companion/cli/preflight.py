@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from companion.cli import _handle_errors
+from companion.cli.errors import handle_errors
 from companion.cli.progress import reporter
 
 
@@ -24,7 +24,7 @@ from companion.cli.progress import reporter
     default=None,
     help="Also judge PDFs as this print service does (default: KDP and IngramSpark at once).",
 )
-@_handle_errors
+@handle_errors
 def preflight(
     files: tuple[Path, ...], no_ace: bool, any_fonts: bool, usage: bool, as_json: bool, printer: str | None
 ) -> None:
