@@ -209,6 +209,7 @@ def test_the_paper_follows_the_books_region(companion: Companion) -> None:
     assert kit.paper(book) == "a4"
     assert kit.paper(book.model_copy(update={"language": "en-US"})) == "letter"
     assert kit.paper(book.model_copy(update={"language": "fr"})) == "a4"
+    assert kit.paper(book.model_copy(update={"language": "en-Latn-CA"})) == "letter"
 
 
 def test_a_question_is_never_asked_before_the_part_it_gives_away(companion: Companion) -> None:

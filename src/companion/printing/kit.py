@@ -40,7 +40,7 @@ PAPER_NAMES = {"a4": "A4", "letter": "US Letter"}
 LETTER_REGIONS = frozenset({"US", "CA", "MX", "PH"})
 """Where US Letter is the office paper: the host guide and the cards are printed on it there."""
 MARGIN = 18.0
-"""Page margin of the guide and the handouts, mm (0.7 in: clear of every office printer's edge)."""
+"""Page margin of the guide and the handouts, mm (0.7 in: wider than an office printer's unprintable edge)."""
 LINE = 8.0
 """Distance between the ruled lines for notes, mm (`.rule` in kit.css)."""
 NOTES_HEADING = 16.0
@@ -68,7 +68,7 @@ class Page:
 
 def paper(book: Book) -> str:
     """The paper of the book's region: `letter` for en-US and the other Letter countries, else `a4`."""
-    region = book.language.split("-")[1].upper() if "-" in book.language else ""
+    region = next((tag.upper() for tag in book.language.split("-")[1:] if len(tag) == 2), "")
     return "letter" if region in LETTER_REGIONS else "a4"
 
 
