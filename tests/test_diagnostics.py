@@ -1123,12 +1123,77 @@ def test_c072_voice_of_another_region() -> None:
     assert voices.language_warning(british, "en", Location("x")) == []
 
 
+PARTS = "  parts:\n    - id: part-one\n      title: Part One\n    - id: part-two\n      title: Part Two\n"
+
+
+def test_c080_reveals_names_no_part(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    write(src / "themes.yaml", "- id: memory\n  title: Memory\n  body: Text.\n  reveals: part-nine\n")
+    chapter(src, "Text.\n", front="title: One\nreveals: part-six\n")
+    err = problems()
+    assert (
+        "source/themes.yaml:4:12: error C080: no part `part-nine`\n"
+        "    hint: name one of `novel.parts` in book.yaml, or `start`\n"
+    ) in err
+    assert "source/chapters/01-one.md:3:10: error C080: no part `part-six`\n" in err
+
+
+def test_c080_a_section_reveals_no_part(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    chapter(src, "Before.\n\n::: reveals part-five\nLater.\n:::\n")
+    assert (
+        "source/chapters/01-one.md:7:13: error C080: no part `part-five`\n"
+        "    hint: the parts are `part-one`, `part-two`\n"
+    ) in problems()
+
+
+def test_c081_spoilers_false_with_a_reveals(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    write(
+        src / "themes.yaml",
+        "- id: memory\n  title: Memory\n  body: Text.\n  reveals: part-two\n  spoilers: false\n",
+    )
+    assert (
+        "source/themes.yaml:5:13: error C081: `spoilers: false` says otherwise\n"
+        "    hint: drop `spoilers:`; `reveals:` says how far it gives away\n"
+    ) in problems()
+
+
+def test_c082_a_part_id_used_twice(src: Path) -> None:
+    add(src, "book.yaml", PARTS + "    - id: part-one\n      title: Part Three\n")
+    err = problems()
+    assert "error C082: part id `part-one` is used twice or reserved\n" in err
+    assert "source/book.yaml:" in err.split("C082")[0].splitlines()[-1]
+
+
+def test_c083_a_fence_that_is_not_a_gated_section(src: Path) -> None:
+    chapter(src, "Before.\n\n::: warning\nText.\n:::\n")
+    assert (
+        "source/chapters/01-one.md:7:1: error C083: `::: warning` is not a section fence\n"
+        "    hint: open a gated section with `::: reveals part-two` and close it with `:::`\n"
+    ) in problems()
+
+
+def test_c084_through_names_no_stage(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    result = CliRunner().invoke(main, ["build", "source", "--through", "part-four", "--format", "epub"])
+    assert result.exit_code == 1
+    assert (
+        "source/book.yaml: error C084: `--through part-four` names no stage of the novel\n"
+        "    hint: choose one of `start`, `part-one`, `part-two`\n"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr and not Path("dist").exists()
+
+
 # --- the host's kit (meetings.yaml, `build --format kit`) ---------------------------------------
 
 QUESTIONS = "- question: One?\n  part: Part One\n- question: Two?\n  part: Part Two\n  tier: personal\n"
+PARTS = "  parts:\n    - id: part-one\n      title: Part One\n    - id: part-two\n      title: Part Two\n"
+"""The novel's parts, at the end of the tiny book.yaml's `novel:`."""
 
 
 def test_meetings_name_known_parts_once_with_timings_that_add_up(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
     write(src / "questions.yaml", QUESTIONS)
     write(
         src / "meetings.yaml",
@@ -1152,6 +1217,7 @@ def test_meetings_name_known_parts_once_with_timings_that_add_up(src: Path) -> N
 
 
 def test_meetings_and_tiers_are_checked_like_every_list(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
     write(src / "questions.yaml", QUESTIONS + "- question: Three?\n  tier: deep\n")
     write(src / "meetings.yaml", "- part: part-one\n  minutes: 5\n  warm_up: Hello.\n  secret: x\n")
     err = problems()
@@ -1179,6 +1245,7 @@ def test_c088_a_kit_needs_meetings(src: Path) -> None:
 
 
 def test_c089_a_question_too_long_for_its_card(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
     long = "A question that goes on about the novel, " * 10 + "and ends?"
     write(
         src / "questions.yaml", f"- question: One?\n  part: Part One\n- question: {long}\n  part: Part One\n"
@@ -1189,6 +1256,7 @@ def test_c089_a_question_too_long_for_its_card(src: Path) -> None:
 
 
 def test_c089_a_handout_longer_than_one_sheet(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
     question = (
         "Why does Kathy tell it this way, and what does she leave out when she remembers Hailsham? " * 2
     )

@@ -101,7 +101,7 @@ def test_a_handout_holds_its_questions_and_nothing_later(kit_dir: Path, companio
             for number, question in enumerate(companion.questions, start=1):
                 present = key(question.question) in text
                 assert present == (number in own), (meeting.part.id, size, number)
-                if meetings.rank_of(companion, question) > meeting.part.rank:
+                if meetings.needs(companion, question) > meeting.part.rank:
                     assert not present
             assert key("Notes") in text
 
@@ -213,18 +213,14 @@ def test_the_paper_follows_the_books_region(companion: Companion) -> None:
 
 
 def test_a_question_is_never_asked_before_the_part_it_gives_away(companion: Companion) -> None:
-    """With the gating API's `reveals` (a part's rank), a question waits for that part's meeting."""
-
-    class Revealing(type(companion.questions[0])):  # type: ignore[misc]
-        reveals: int = 0
-
     first = companion.questions[0]
-    later = Revealing(question=first.question, part=first.part, tier=first.tier, reveals=2)
-    beyond = Revealing(question="Beyond?", part=first.part, reveals=9)
-    moved = replace(companion, questions=(later, *companion.questions[1:], beyond))
-    planned = meetings.plan(moved)
-    assert [p.number for p in planned for n, _ in p.questions if n == 1] == [2]
-    assert all(q is not beyond for p in planned for _, q in p.questions)  # no meeting reaches it
+    later = first.model_copy(update={"reveals": 2})
+    moved = replace(companion, questions=(later, *companion.questions[1:]))
+    assert meetings.needs(moved, later) == 2
+    assert [p.number for p in meetings.plan(moved) for n, _ in p.questions if n == 1] == [2]
+    only_first = replace(moved, meetings=companion.meetings[:1])
+    planned = meetings.plan(only_first)  # no meeting reaches Part Two: its questions are left out
+    assert [n for n, _ in planned[0].questions] == [2, 3, 4, 5, 6, 7]
 
 
 def test_an_image_prints_gray_in_the_kit_and_through_the_interiors_fetcher(tmp_path: Path) -> None:
@@ -239,6 +235,8 @@ def test_an_image_prints_gray_in_the_kit_and_through_the_interiors_fetcher(tmp_p
     from .tinysource import make_tiny
 
     source = make_tiny(tmp_path)
+    with (source / "book.yaml").open("a", encoding="utf-8") as book:
+        book.write("  parts:\n    - id: part-one\n      title: Part One\n")
     (source / "images").mkdir()
     Image.new("RGB", (600, 400), (137, 137, 137)).save(source / "images" / "grey.png")
     (source / "questions.yaml").write_text("- question: One?\n  part: Part One\n", encoding="utf-8")

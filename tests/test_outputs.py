@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from companion.outputs import EXTRA_FORMATS, FORMATS, KINDS, Request
-from companion.render.render import Edition
+from companion.render.edition import Edition
 
 
 def test_what_each_request_needs() -> None:
@@ -20,7 +20,7 @@ def test_what_each_request_needs() -> None:
 
 
 def test_file_names_follow_the_table_and_the_edition() -> None:
-    both = Request(frozenset({"cover", "pdf"}), Edition(spoilers=False))
+    both = Request(frozenset({"cover", "pdf"}), Edition(through="start"))
     assert [o.name for o in both.outputs("cover", "nlmg", b"pdf", b"jpg")] == [
         "nlmg-spoiler-free-cover.pdf",
         "nlmg-spoiler-free-cover.jpg",

@@ -8,6 +8,7 @@ them (steps.py); what to build is one table (outputs.py). Everything is computed
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,8 +32,10 @@ from companion.outputs import (
 from companion.printing import kit
 from companion.printing.layout import print_warnings
 from companion.readalong import build as readalong
-from companion.render.render import Edition, print_document
+from companion.render.edition import Edition
+from companion.render.render import print_document
 from companion.source import printers
+from companion.source.fonts import INTERIOR_SHEETS
 from companion.source.load import load, load_book
 from companion.source.validate import Validated, validate
 from companion.steps import Steps
@@ -76,13 +79,18 @@ def build(
     printer: str | None = None,
 ) -> BuildResult:
     """Every requested output, in memory. `printer` overrides book.yaml's `print.printer`."""
-    request = Request(frozenset(formats), edition, marks, variant, page_list, printer)
+    layout = edition.look  # the edition's layout: its style sheet layer and its print settings
+    layout.require(project.styles)
     with Steps(project, progress) as steps:
         progress("load")
-        if request.needs_front_cover:  # the front cover starts before validation, on the other core
-            steps.start_front_cover(load_book(project.source), edition)
-        validated = printers.for_printer(check(project, save_memos=True), printer)
+        if Request(frozenset(formats)).needs_front_cover:  # starts before validation, on the other core
+            early = layout.book(load_book(project.source))
+            with contextlib.suppress(CompanionError):  # an unknown stage is reported after validation
+                steps.start_front_cover(early, edition.bind(early) if early is not None else edition)
+        validated = layout.apply(printers.for_printer(check(project, save_memos=True), printer))
         book = validated.companion.book
+        edition = edition.bind(book)  # the stage found among the novel's parts (C084 when it is not)
+        request = Request(frozenset(formats), edition, marks, variant, page_list, printer)
         if request.needs_front_cover:  # drawn again if book.yaml changed meanwhile
             steps.start_front_cover(book, edition)
         if request.wants("read-along"):
@@ -94,7 +102,9 @@ def build(
                 validated, edition, "print", {a.src: a.path.as_uri() for a in validated.assets}
             )
             steps.front_cover(stage=False)  # its child is collected before the layout's workers fork
-            interior = steps.lay_out(validated, print_document(printed), marks=marks, variant=variant)
+            html = print_document(printed)
+            sheets = layout.sheets(INTERIOR_SHEETS)
+            interior = steps.lay_out(validated, html, marks=marks, variant=variant, sheets=sheets)
 
         outputs: list[Output] = []
         rendered = pages = None

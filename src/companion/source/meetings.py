@@ -1,32 +1,26 @@
 """The host's kit's meetings, one per part of the novel, and the questions each discusses.
 
-A book club reads the novel over several meetings, one part at a time. `parts()` is the one place
-that says what the parts are; `source/meetings.yaml` plans a meeting for a part (its length, the
-timings, a warm-up, and for the host alone what the next part reveals); `plan()` gives each meeting
-its questions. A question is asked at the meeting for its `part`; one whose part has no meeting (the
-bundled companion's "The whole novel") waits for the last meeting, when everyone has finished the
-book, so that no meeting ever asks about a part its readers have not reached. (Until the parts are
-declared in book.yaml the last meeting cannot tell the novel's end from a part without a meeting:
-plan the last meeting for the last part.)
+A book club reads the novel over several meetings, one part at a time. The parts are the gating
+API's (`novel.parts` in book.yaml, gating.py); `source/meetings.yaml` plans a meeting for a part (its
+length, the timings, a warm-up, and for the host alone what the next part reveals); `plan()` gives
+each meeting its questions. A question belongs to the part its `part` names (by title or id; one
+that names no part of the novel, such as the bundled companion's "The whole novel", to the last
+part), and never to one before the part it `reveals`. It is asked at the first meeting for that part
+or a later one, so that no meeting asks about a part its readers have not reached; a question no
+meeting reaches is left out of the kit.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from companion.core.errors import Diagnostic, diagnostic
+from companion.source import gating
 from companion.source.markdown import plain
 from companion.source.model import Companion, Meeting, Question
 
-
-@dataclass(frozen=True)
-class Part:
-    """A part of the novel, in reading order (rank 1 is the first); the gating API's `Stage`."""
-
-    id: str
-    title: str
-    rank: int
+Part = gating.Stage
+"""A part of the novel, in reading order (rank 1 is the first)."""
 
 
 @dataclass(frozen=True)
@@ -41,18 +35,17 @@ class Planned:
     """(number in the companion, question), in the companion's order."""
 
 
-def slug(title: str) -> str:
-    """A part's id from its title: "Part One" -> "part-one"."""
-    return re.sub(r"[^a-z0-9]+", "-", plain(title).casefold()).strip("-") or "part"
-
-
 def parts(companion: Companion) -> tuple[Part, ...]:
-    """The novel's parts, in reading order.
+    """The novel's parts, in reading order (the gating API's stages after "before you start")."""
+    return gating.stages(companion.book)[1:]
 
-    Until the parts are declared in book.yaml (the gating API, `gating.stages(book)[1:]`), they are
-    the distinct `part` values of the questions, in the order they first appear."""
-    titles = dict.fromkeys(q.part for q in companion.questions if q.part)
-    return tuple(Part(slug(title), title, rank) for rank, title in enumerate(titles, start=1))
+
+def needs(companion: Companion, question: Question) -> int:
+    """The rank of the part a reader must have finished to be asked `question` (see the module's doc)."""
+    every = parts(companion)
+    named = plain(question.part).casefold()
+    part = next((p for p in every if named in (plain(p.title).casefold(), p.id)), None)
+    return max(part.rank if part is not None else every[-1].rank, question.reveals)
 
 
 def problems(companion: Companion) -> list[Diagnostic]:
@@ -64,7 +57,7 @@ def problems(companion: Companion) -> list[Diagnostic]:
     for index, meeting in enumerate(companion.meetings or ()):
         where = companion.sources.find(("meetings.yaml", index, "part"))
         if meeting.part not in known:
-            listed = ", ".join(f"`{ident}`" for ident in sorted(known)) or "none (no question names a part)"
+            listed = ", ".join(f"`{part.id}`" for part in parts(companion))
             found.append(
                 diagnostic(where, "C085", f"no part of the novel has id `{meeting.part}`", f"parts: {listed}")
             )
@@ -87,14 +80,11 @@ def plan(companion: Companion) -> tuple[Planned, ...]:
     meetings = sorted(first.values(), key=lambda m: by_id[m.part].rank)
     if not meetings:
         return ()
-    met = {by_id[m.part].title: i for i, m in enumerate(meetings)}
     asked: list[list[tuple[int, Question]]] = [[] for _ in meetings]
     for number, question in enumerate(companion.questions, start=1):
-        at = met.get(question.part, len(meetings) - 1)
-        reveals = getattr(question, "reveals", 0)  # the gating API's rank, once it lands (0 until then)
-        while at < len(meetings) and by_id[meetings[at].part].rank < reveals:
-            at += 1  # never before the part it gives away
-        if at < len(meetings):
+        rank = needs(companion, question)
+        at = next((i for i, m in enumerate(meetings) if by_id[m.part].rank >= rank), None)
+        if at is not None:
             asked[at].append((number, question))
     planned = []
     for i, meeting in enumerate(meetings):
@@ -102,12 +92,3 @@ def plan(companion: Companion) -> tuple[Planned, ...]:
         later = by_id[meetings[i + 1].part] if i + 1 < len(meetings) else None
         planned.append(Planned(meeting, i + 1, part, later, tuple(asked[i])))
     return tuple(planned)
-
-
-def rank_of(companion: Companion, question: Question) -> int:
-    """How far a reader must have read to be asked `question`: its meeting's part (the last
-    meeting's for a question whose part has no meeting)."""
-    for planned in plan(companion):
-        if any(q is question for _, q in planned.questions):
-            return planned.part.rank
-    return 0
