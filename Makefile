@@ -8,7 +8,7 @@ INPUTS := $(shell find source styles src -type f -not -path '*/__pycache__/*' 2>
 OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg \
            dist/catalog.xml dist/catalog.json dist/$(SLUG)-entry.xml dist/$(SLUG)-thumbnail.jpg
 
-.PHONY: all epub pdf kepub cover check test lint clean install bench read-along
+.PHONY: all epub pdf kepub cover check test lint clean install bench read-along kit
 
 all: $(OUTPUTS)
 
@@ -40,6 +40,10 @@ cover: $(STAMP)
 read-along: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,narration]'
 	$(BIN)/companion build source --format read-along --out dist
+
+# Not part of `all`: the host's kit for book clubs (host guide, handouts in A4 and Letter, question cards).
+kit: $(STAMP)
+	$(BIN)/companion build source --format kit --out dist
 
 check: $(OUTPUTS)
 	$(BIN)/companion check source

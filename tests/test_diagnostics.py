@@ -1183,3 +1183,86 @@ def test_c084_through_names_no_stage(src: Path) -> None:
         "    hint: choose one of `start`, `part-one`, `part-two`\n"
     ) in result.stderr
     assert "Traceback" not in result.stderr and not Path("dist").exists()
+
+
+# --- the host's kit (meetings.yaml, `build --format kit`) ---------------------------------------
+
+QUESTIONS = "- question: One?\n  part: Part One\n- question: Two?\n  part: Part Two\n  tier: personal\n"
+PARTS = "  parts:\n    - id: part-one\n      title: Part One\n    - id: part-two\n      title: Part Two\n"
+"""The novel's parts, at the end of the tiny book.yaml's `novel:`."""
+
+
+def test_meetings_name_known_parts_once_with_timings_that_add_up(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    write(src / "questions.yaml", QUESTIONS)
+    write(
+        src / "meetings.yaml",
+        "- part: part-one\n  minutes: 60\n  warm_up: Hello.\n"
+        "- part: part-one\n  minutes: 60\n  warm_up: Again.\n"
+        "- part: part-four\n  minutes: 60\n  warm_up: Hello.\n"
+        "- part: part-two\n  minutes: 60\n  timings:\n    - what: Talk\n      minutes: 40\n"
+        "    - what: Tea\n      minutes: 10\n  warm_up: Hello.\n",
+    )
+    err = problems()
+    assert "source/meetings.yaml:4:9: error C086: part `part-one` already has a meeting\n" in err
+    assert (
+        "source/meetings.yaml:7:9: error C085: no part of the novel has id `part-four`\n    hint: parts: `part-one`, `part-two`\n"
+        in err
+    )
+    assert (
+        "source/meetings.yaml:13:5: error C087: the timings add up to 50 minutes; the meeting lasts 60\n"
+        in err
+    )
+    assert err.count("error C08") == 3
+
+
+def test_meetings_and_tiers_are_checked_like_every_list(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    write(src / "questions.yaml", QUESTIONS + "- question: Three?\n  tier: deep\n")
+    write(src / "meetings.yaml", "- part: part-one\n  minutes: 5\n  warm_up: Hello.\n  secret: x\n")
+    err = problems()
+    assert (
+        "source/questions.yaml:7:9: error C014: `tier` must be one of 'story', 'ideas' or 'personal' (found `deep`)\n"
+        in err
+    )
+    assert "source/meetings.yaml:4:3: error C012: unknown key `secret`\n" in err
+    assert "source/meetings.yaml:2:12: error C014:" in err
+
+
+def build_kit() -> str:
+    result = CliRunner().invoke(main, ["build", "source", "--format", "kit", "--out", "out"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr and not Path("out").exists()
+    return result.stderr
+
+
+def test_c088_a_kit_needs_meetings(src: Path) -> None:
+    write(src / "questions.yaml", QUESTIONS)
+    err = build_kit()
+    assert err.startswith(
+        "source/meetings.yaml: error C088: the host's kit needs a meeting for at least one part of the novel\n"
+    )
+
+
+def test_c089_a_question_too_long_for_its_card(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    long = "A question that goes on about the novel, " * 10 + "and ends?"
+    write(
+        src / "questions.yaml", f"- question: One?\n  part: Part One\n- question: {long}\n  part: Part One\n"
+    )
+    write(src / "meetings.yaml", "- part: part-one\n  minutes: 60\n  warm_up: Hello.\n")
+    err = build_kit()
+    assert err.startswith("source/questions.yaml:3:13: error C089: question 2 is too long for its card\n")
+
+
+def test_c089_a_handout_longer_than_one_sheet(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    question = (
+        "Why does Kathy tell it this way, and what does she leave out when she remembers Hailsham? " * 2
+    )
+    write(src / "questions.yaml", f"- question: {question}\n  part: Part One\n" * 40)
+    write(src / "meetings.yaml", "- part: part-one\n  minutes: 60\n  warm_up: Hello.\n")
+    err = build_kit()
+    assert err.startswith(
+        "source/meetings.yaml:1:9: error C089: the A4 handout for meeting 1 (Part One) runs to 4 pages\n"
+    )

@@ -15,6 +15,8 @@ def test_what_each_request_needs() -> None:
     cover = Request(frozenset({"cover"}))
     assert cover.needs_print and cover.needs_front_cover and not cover.needs_epub
     assert Request(frozenset({"read-along"})).needs_epub
+    kit = Request(frozenset({"kit"}))  # the host's kit is laid out on its own
+    assert not (kit.needs_print or kit.needs_epub or kit.needs_front_cover)
 
 
 def test_file_names_follow_the_table_and_the_edition() -> None:
@@ -29,7 +31,7 @@ def test_file_names_follow_the_table_and_the_edition() -> None:
 
 
 def test_formats_come_from_the_table() -> None:
-    assert FORMATS == ("epub", "kepub", "pdf", "cover") and EXTRA_FORMATS == ("read-along",)
+    assert FORMATS == ("epub", "kepub", "pdf", "cover") and EXTRA_FORMATS == ("read-along", "kit")
     assert len({k.format for k in KINDS}) == len(KINDS)
     with pytest.raises(ValueError, match="unknown format mobi"):
         Request(frozenset({"mobi"}))

@@ -29,6 +29,7 @@ from companion.outputs import (
     Project,
     Request,
 )
+from companion.printing import kit
 from companion.printing.layout import print_warnings
 from companion.readalong import build as readalong
 from companion.render.edition import Edition
@@ -137,6 +138,10 @@ def build(
                     data, validated.companion, steps.cache, progress=progress, count=bar
                 )
                 outputs += request.outputs("read-along", book.slug, read_along.epub, read_along.m4b)
+
+        if request.wants("kit"):  # its files follow meetings.yaml (kit.py names them)
+            progress("host's kit")
+            outputs += [Output(name, data) for name, data in kit.build(validated, project.styles)]
 
         warnings = validated.warnings
         if interior is not None:

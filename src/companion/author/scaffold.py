@@ -5,7 +5,7 @@ What is copied, from where:
   data folder `scaffold/` beside this module; `source/book.yaml` is then filled in (title, author,
   slug, a fresh `urn:uuid:` identifier, today's date) with ruamel.yaml, so any title quotes safely
   and the file's comments stay.
-- `styles/` (base.css, epub.css, print.css, cover.css, fonts/ with OFL.txt, icc/) is copied from the
+- `styles/` (base.css, epub.css, print.css, cover.css, kit.css, fonts/ with OFL.txt, icc/) is copied from the
   project's own `styles/`, found from this file: `<repo>/src/companion/scaffold.py` -> `<repo>/styles`.
   That is where it is in a checkout and an editable install (`pip install -e .`, what `make` does),
   so the styles are never duplicated in git. A wheel built for a non-editable install must carry a
@@ -29,7 +29,7 @@ from companion.core.errors import CompanionError, diagnostic
 from companion.core.paths import PROJECT
 
 TEMPLATE = Path(__file__).resolve().parent / "scaffold"
-STYLE_FILES = ("base.css", "epub.css", "print.css", "cover.css")
+STYLE_FILES = ("base.css", "epub.css", "print.css", "cover.css", "kit.css")
 LAYOUT_FILES = ("large-print.css",)
 """Copied when the styles have them: the large-print edition's layer (edition.py)."""
 

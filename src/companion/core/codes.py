@@ -101,6 +101,26 @@ CODES: dict[str, Code] = {
         "`--through` names no stage of the novel",
         "use `start` or the id of one of `novel.parts` in book.yaml",
     ),
+    # The host's kit (meetings.yaml, `companion build --format kit`)
+    "C085": Code(
+        "error", "a meeting names a part the novel does not have", "use the id of a part (`part-one`)"
+    ),
+    "C086": Code("error", "two meetings for the same part", "plan one meeting per part of the novel"),
+    "C087": Code(
+        "error",
+        "a meeting's timings do not add up to its length",
+        "make the `minutes` of its timings sum to the meeting's `minutes`",
+    ),
+    "C088": Code(
+        "error",
+        "the host's kit has no meetings",
+        "plan a meeting for each part of the novel in source/meetings.yaml",
+    ),
+    "C089": Code(
+        "error",
+        "a handout or a question card does not fit",
+        "a handout is at most two pages and a card holds about 250 characters: shorten the questions",
+    ),
     # Images
     "C030": Code("error", "image missing"),
     "C031": Code("error", "image has no alt text", "write ![what the image shows](path)"),

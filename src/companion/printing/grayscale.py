@@ -137,7 +137,17 @@ class GrayFetcher(RestrictedFetcher):
         if suffix != ".svg" and suffix not in _RASTER:
             return response
         stat = path.stat()
-        return URLFetcherResponse(url, _converted(path, stat.st_mtime_ns, stat.st_size))
+        return _Converted(url, _converted(path, stat.st_mtime_ns, stat.st_size))
+
+
+class _Converted(URLFetcherResponse):
+    """A response whose body is not the file at its URL: WeasyPrint 70 embeds a PNG or JPEG from
+    `response.path` when it has one (images.py, LazyLocalImage), which put the original colour
+    pixels under the gray image's one-channel header (a black box)."""
+
+    @property
+    def path(self) -> None:
+        return None
 
 
 def _local(url: str) -> Path | None:

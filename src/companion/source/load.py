@@ -35,6 +35,7 @@ SCHEMA: dict[str, tuple[str, Any, bool]] = {
     "questions.yaml": ("questions", tuple[m.Question, ...], False),
     "glossary.yaml": ("glossary", tuple[m.Term, ...], False),
     "timeline.yaml": ("timeline", tuple[m.Event, ...], False),
+    "meetings.yaml": ("meetings", tuple[m.Meeting, ...], False),
 }
 
 _ADAPTERS = {name: (TypeAdapter(kind), kind) for name, (_, kind, _) in SCHEMA.items()}

@@ -202,9 +202,33 @@ class Theme(Spoilable):
     body: Text
 
 
+QuestionTier = Literal["story", "ideas", "personal"]
+"""How far a question reaches, for the host's kit: what happens, what it means, what it means to you."""
+
+
 class Question(Spoilable):
     question: Text
     part: str = ""
+    tier: QuestionTier = "story"
+
+
+class Timing(Model):
+    """One step of a meeting's plan (meetings.yaml): what happens, and for how many minutes."""
+
+    what: Text
+    minutes: int = Field(ge=1, le=600)
+
+
+class Meeting(Model):
+    """One book-club meeting of the host's kit (meetings.yaml): it discusses one part of the novel."""
+
+    part: Ident
+    """The id of the part the group has finished reading (meetings.py: parts)."""
+    minutes: int = Field(ge=10, le=600)
+    timings: tuple[Timing, ...] = ()
+    warm_up: Text
+    ahead: str = ""
+    """Host only: what the next part reveals (never on a handout)."""
 
 
 class Term(Spoilable):
@@ -276,5 +300,6 @@ class Companion:
     questions: tuple[Question, ...] = ()
     glossary: tuple[Term, ...] = ()
     timeline: tuple[Event, ...] = ()
+    meetings: tuple[Meeting, ...] = ()
     chapters: tuple[Chapter, ...] = ()
     sources: SourceMap = field(default_factory=SourceMap, compare=False, repr=False)

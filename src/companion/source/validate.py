@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from companion.core import gate
 from companion.core.codes import CODES
 from companion.core.errors import CompanionError, Diagnostic, Location, diagnostic, fail_if
-from companion.source import fonts, gating, markdown, voices
+from companion.source import fonts, gating, markdown, meetings, voices
 from companion.source.bookcheck import check_cover_text, check_isbn
 from companion.source.fontcoverage import font_coverage
 from companion.source.images import ImageProblem, probe_image
@@ -101,6 +101,7 @@ def validate(loaded: Loaded, styles: Path | None = None) -> Validated:
     check_styles(styles, problems)
     _check_fonts(styles, problems)
     problems += voices.settings_problems(companion)
+    problems += meetings.problems(companion)
     fail_if(problems)
     return Validated(companion, assets, tuple(dict.fromkeys(problems)))
 
