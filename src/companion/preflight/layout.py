@@ -161,7 +161,9 @@ def _roles(page: pdfium.PdfPage) -> _Roles:
             if not element:
                 continue
             role = _text(pdfium_c.FPDF_StructElement_GetType, element)
-            if role in _BLOCKS or re.fullmatch(r"H[1-6]?", role):
+            if holder[0] == "Figure":
+                pass  # a figure's own text (an SVG map's labels) is not the book's running text
+            elif role in _BLOCKS or role == "Figure" or re.fullmatch(r"H[1-6]?", role):
                 holder = (role, ctypes.cast(element, ctypes.c_void_p).value or 0)
             for n in range(pdfium_c.FPDF_StructElement_GetMarkedContentIdCount(element)):
                 found[pdfium_c.FPDF_StructElement_GetMarkedContentIdAtIndex(element, n)] = holder
@@ -271,12 +273,15 @@ def _spacing(rows: list[_Row]) -> None:
 def _leader_gap(chars: list[_Char], number_length: int) -> float:
     inked = [c for c in chars if not c.text.isspace()]
     number, dots = inked[-number_length], [c for c in inked[:-number_length] if c.text == "."]
+    if len(dots) >= 2:  # where the next dot would begin, as the build measures the dot boxes (each
+        pitch = dots[-1].left - dots[-2].left  # with the pattern's space): the same at any type size
+        return round(max(0.0, number.left - dots[-1].left - pitch), 2)
     return round(max(0.0, number.left - dots[-1].right), 2) if dots else 0.0
 
 
 def _main(rows: list[_Row]) -> list[_Row]:
     """The rows without running heads and folios."""
-    kept = [row for row in rows if not row.artifact and row.text]
+    kept = [row for row in rows if not row.artifact and row.text and row.role != "Figure"]
     by_page: dict[int, list[_Row]] = {}
     for row in kept:
         by_page.setdefault(row.page, []).append(row)
@@ -315,6 +320,8 @@ def _section(page: int, opens: Sequence[tuple[int, str]]) -> str:
 def _kind(row: _Row, body: float, last_body: dict[int, float], tagged: bool) -> str:
     if _LEADER.search(row.text):
         return "leader"
+    if re.fullmatch(r"H[1-6]?", row.role) and row.size < body * NOTE_SIZE:
+        return "label"  # tagged with a heading but set small: a figure's labels (an SVG map's)
     if re.fullmatch(r"H[1-6]?", row.role) or (not tagged and row.size >= body * HEADING_SIZE):
         return "heading"
     if row.size <= body * NOTE_SIZE and (
@@ -336,6 +343,8 @@ def _lines(rows: list[_Row], body: float, opens: Sequence[tuple[int, str]]) -> I
     block, previous, previous_kind = -1, None, ""
     for row in rows:
         kind = _kind(row, body, last_body, tagged)
+        if kind == "label":
+            continue
         if previous is None or _starts_block(previous, row, kind, previous_kind, lefts, rights, leading):
             block += 1
         yield lint.Line(
