@@ -94,7 +94,7 @@ def main(debug: bool) -> None:
     default="all",
     show_default=True,
     help="Comma-separated outputs: epub, kepub, pdf, cover, or all (those four); read-along (the "
-    "narrated EPUB and the .m4b audiobook) only when named.",
+    "narrated EPUB and the .m4b audiobook) and web (the static site in DIR/web/) only when named.",
 )
 @click.option(
     "--out",

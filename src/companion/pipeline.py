@@ -13,24 +13,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import epub, kepub, opds, printers, readalong
+from . import epub, kepub, opds, printers, readalong, web
 from .cache import Cache, memos
 from .errors import CompanionError, Diagnostic, Location, diagnostic
 from .layout import PrintLayout
 from .load import load, load_book
-from .pagemap import page_map
+from .pagemap import PageMap, page_map
 from .render import Edition, print_document, render
 from .steps import _front_cover, _print_layout, _subsetter, _wrap_cover
 from .validate import Validated, validate
-from .write import write_atomic
+from .write import write_atomic, write_tree
 
 if TYPE_CHECKING:
     pass
 
 FORMATS = ("epub", "kepub", "pdf", "cover")
 """What `--format all` (and `make all`) builds."""
-EXTRA_FORMATS = ("read-along",)
-"""Built only when asked for: the read-along EPUB and the audiobook synthesize speech."""
+EXTRA_FORMATS = ("read-along", "web")
+"""Built only when asked for: the read-along EPUB and the audiobook synthesize speech; the web
+edition (dist/web/) is a folder of its own."""
 FULL_EDITION = Edition()
 DEFAULT_VARIANT = "pdf/ua-1"
 """Tagged, with the XMP title and PDF/UA identification accessibility checkers look for."""
@@ -110,7 +111,7 @@ def build(
     `printer` overrides book.yaml's `print.printer` (printers.py)."""
     progress("load")
     cache = Cache.for_project(project.source.parent)
-    early = load_book(project.source) if {"epub", "kepub", "cover", "read-along"} & set(formats) else None
+    early = load_book(project.source) if {"epub", "kepub", "cover", "read-along", "web"} & set(formats) else None
     front_cover = _front_cover(project, cache, early, edition) if early is not None else None
     with contextlib.ExitStack() as stack:  # a build that stops early leaves no child process behind
         if front_cover is not None:
@@ -127,8 +128,8 @@ def build(
         item = getattr(progress, "item", None)
         outputs: list[Output] = []
         printed = layout = interior = None
-        ebooks = {"epub", "kepub", "read-along"} & wanted
-        if {"pdf", "cover"} & wanted or (ebooks and page_list):
+        ebooks = {"epub", "kepub", "read-along", "web"} & wanted  # the site offers the EPUB
+        if {"pdf", "cover", "web"} & wanted or (ebooks and page_list):
             progress("render print")
             print_images = {a.src: a.path.as_uri() for a in validated.assets}
             printed = render(validated, edition, "print", print_images, progress=item, cache=cache)
@@ -141,6 +142,8 @@ def build(
             stack.callback(interior.cancel)
             layout = interior.plan
         rendered = pages = None
+        epub_data = pdf_data = b""
+        web_warnings: tuple[Diagnostic, ...] = ()
         if ebooks:
             progress("render EPUB")
             pages = page_map(printed, layout) if printed is not None and layout is not None else None
@@ -178,6 +181,7 @@ def build(
                 modified=modified_time(validated),
                 page_list=pages.page_list if pages else (),
             )
+            epub_data = data
             if "epub" in wanted:
                 outputs.append(Output(f"{slug}.epub", data))
             if "kepub" in wanted:
@@ -193,14 +197,20 @@ def build(
                 read_along = narrated
         if interior is not None:
             progress("write PDF")
-            data = interior.pdf()  # written on the other core meanwhile; cached even when not wanted
+            pdf_data = interior.pdf()  # written on the other core meanwhile; cached even when not wanted
             if "pdf" in wanted:
-                outputs.insert(0, Output(f"{slug}.pdf", data))
+                outputs.insert(0, Output(f"{slug}.pdf", pdf_data))
+        if "web" in wanted:
+            progress("web edition")
+            site = _web(project, cache, validated, edition, pages, front, slug, epub_data, pdf_data)
+            outputs += [Output(f"{WEB}/{name}", site_data) for name, site_data in site.files.items()]
+            web_warnings = site.warnings
         cache.prune()
         warnings = validated.warnings + (_print_warnings(validated, layout, slug) if layout else ())
         notes = (NO_ISBN,) if "cover" in wanted and validated.companion.book.isbn is None else ()
         if read_along is not None:
             warnings += read_along.warnings
+        warnings += web_warnings
         return BuildResult(
             tuple(outputs),
             warnings,
@@ -208,6 +218,38 @@ def build(
             notes,
             read_along.stats if read_along is not None else None,
         )
+
+
+WEB = "web"
+"""The web edition's folder in dist/."""
+
+
+def _web(
+    project: Project,
+    cache: Cache,
+    validated: Validated,
+    edition: Edition,
+    pages: PageMap | None,
+    front: bytes,
+    slug: str,
+    epub_data: bytes,
+    pdf_data: bytes,
+) -> web.Site:
+    downloads = [
+        (f"{slug}.epub", "EPUB, for most e-readers and apps", epub_data),
+        (f"{slug}.kepub.epub", "Kobo EPUB (kepub)", kepub.kepubify(epub_data)),
+        (f"{slug}.pdf", "PDF, the print edition", pdf_data),
+        (f"{slug}-cover.jpg", "", front),  # for the catalogs' cover and thumbnail; not listed
+    ]
+    return web.build(
+        validated,
+        edition,
+        pages,
+        front,
+        lambda text: epub.styles_resources(project.styles, text, _subsetter(cache)),
+        downloads,
+        cache,
+    )
 
 
 MIN_DPI = 300
@@ -247,12 +289,18 @@ def write(
     Someone else's file in the folder that the catalog cannot use is skipped, with a warning."""
     written = []
     skipped: list[Path] = []
+    site = {o.name.removeprefix(f"{WEB}/"): o.data for o in result.outputs if o.name.startswith(f"{WEB}/")}
     try:
         for output in result.outputs:
+            if output.name.startswith(f"{WEB}/"):
+                continue
             path = out_dir / output.name
             write_atomic(path, output.data)
             written.append(path)
-        if any(output.name.endswith(".epub") for output in result.outputs):
+        if site:  # the whole folder at once; the downloads get their own OPDS catalogs
+            write_tree(out_dir / WEB, site, lambda folder: opds.write_catalog(folder / "downloads"))
+            written.append(out_dir / WEB)
+        if any(o.name.endswith(".epub") and not o.name.startswith(f"{WEB}/") for o in result.outputs):
             written += opds.write_catalog(out_dir, skipped)
     except OSError as exc:
         where = exc.filename if isinstance(exc.filename, str) else str(out_dir)
