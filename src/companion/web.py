@@ -8,7 +8,8 @@ numbers come from the same page map as the EPUB's page list. What the site holds
     <stage>/index.html      the stage's contents page, then one page per section, search.html and
     <stage>/search-index.js its own search index (websearch.py)
     styles/, assets/        the EPUB's style sheets and subset fonts, the shell's CSS and JS, lunr.js
-    cover.jpg, images/      the cover (the pages' Open Graph image) and the source's images
+    cover.jpg, images/      the cover (the pages' Open Graph image; cover-small.jpg on the contents
+                            pages) and the source's images
     downloads/              the EPUB, kepub and PDF of this build (their OPDS catalogs are added on write)
     sw.js                   a network-first service worker: pages once read, read again offline
     robots.txt, sitemap.xml unless book.yaml says `web: {sitemap: false}`
@@ -31,6 +32,7 @@ from importlib import resources
 
 from . import epub, markdown, opds
 from .cache import Cache
+from .opds_books import thumbnail_jpeg
 from .errors import Diagnostic, Location, diagnostic
 from .pagemap import PageMap
 from .render import Document, Edition, RenderedBook, block_ids, number_blocks, render
@@ -41,6 +43,8 @@ from .webstages import Stage, edition, stages, within
 
 ASSETS = ("web.css", "web.js", "sw.js", "lunr.min.js")
 """The shell's own files (templates/web/), copied as they are; lunr.min.js is npm lunr 2.3.9's."""
+COVER_SIZE = (480, 720)
+"""The contents page's cover (cover.jpg, the full front cover, is the link previews' image)."""
 CATALOGS = (
     (opds.CATALOG_NAME, "OPDS catalog, to add the books to a reading app"),
     (opds.CATALOG_JSON, "OPDS 2 catalog (JSON)"),
@@ -88,13 +92,14 @@ def build(
     base = (book.web.url.rstrip("/") + "/") if book.web.url else ""
     cover_alt = f"Cover of {markdown.plain(book.full_title)}"
     shell = Shell(book, "cover.jpg", base, cover_alt)
-    files: dict[str, bytes] = {}
+    small = thumbnail_jpeg(front, COVER_SIZE)
+    files: dict[str, bytes] = {"cover-small.jpg": small}
     sizes: dict[str, int] = {}
     listed = [{"href": name, "title": label} for name, label, _ in downloads if label] + [
         {"href": name, "title": label} for name, label in CATALOGS
     ]
     for stage in every:
-        stage_files = _stage(shell, stage, renders[stage.id], listed, _size(front), hidden=stage.rank > 0)
+        stage_files = _stage(shell, stage, renders[stage.id], listed, _size(small), hidden=stage.rank > 0)
         sizes[stage.id] = len(stage_files[f"{stage.id}/search-index.js"])
         files.update(stage_files)
     choices = [{"id": s.id, "title": s.title, "note": _note(s, every)} for s in every]

@@ -26,6 +26,7 @@ LAST = ("copyright",)
 STYLESHEETS = ("styles/base.css", "styles/epub.css", "assets/web.css")
 
 _EPUB_TYPE = re.compile(r'\sepub:type="[^"]*"')
+_PAGEBREAK = re.compile(r'<span id="page-([^"]+)" class="pagebreak"[^>]*></span>')
 _XHTML_LINK = re.compile(r'href="([A-Za-z0-9_.-]+)\.xhtml(#[^"]*)?"')
 
 
@@ -52,6 +53,9 @@ def content(document: Document) -> str:
     start = html.index(f'<section id="{document.section.id}"')
     end = html.rindex("</section>") + len("</section>")
     body = _EPUB_TYPE.sub("", html[start:end])
+    # The print page, shown in the margin by web.css (read as "Page 9"): DPUB's doc-pagebreak role
+    # is for reading systems, and no web page's role.
+    body = _PAGEBREAK.sub(r'<span id="page-\1" class="pagebreak" data-page="\1"></span>', body)
     return _XHTML_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
 
 

@@ -17,6 +17,8 @@ from lunr import lunr
 from lxml import html as lxml_html
 
 _HEADINGS = {"h1", "h2", "h3"}
+_BLOCKS = {"p", "li", "dt", "dd", "div", "section", "aside", "blockquote", "figure", "figcaption", "pre", "h4", "h5", "h6", "ul", "ol", "dl", "br"}
+"""Where words are apart even with no space in the markup."""
 EXCERPT = 160
 """Characters of a result's text shown under its title."""
 
@@ -41,17 +43,20 @@ def chunks(file: str, page_title: str, markup: str) -> list[Chunk]:
             heading = " ".join(element.text_content().split())
             found.append([element.get("id") or "", heading])
             return
-        if element.text and found:
-            found[-1].append(element.text)
+        gap = " " if element.tag in _BLOCKS else ""
+        if found:
+            found[-1].append(gap + (element.text or ""))
         for child in element:
             visit(child)
-            if child.tail and found:
-                found[-1].append(child.tail)
+            if found:
+                found[-1].append(child.tail or "")
+        if found:
+            found[-1].append(gap)
 
     visit(root)
     out = []
     for anchor, heading, *words in found:
-        text = " ".join(" ".join(words).split())
+        text = " ".join("".join(words).split())
         title = heading if heading == page_title else f"{page_title}: {heading}"
         out.append(Chunk(f"{file}#{anchor}" if anchor else file, title, text))
     return out
