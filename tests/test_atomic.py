@@ -17,7 +17,7 @@ from lxml import etree
 
 from companion import pipeline
 from companion.cli import main
-from companion.write import write_atomic
+from companion.core.write import write_atomic
 
 from .tinysource import ROOT, make_tiny
 

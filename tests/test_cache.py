@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from companion import pipeline
-from companion.cache import Cache
+from companion.core.cache import Cache
 
 from .tinysource import make_tiny
 

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from companion import cover
-from companion.errors import CompanionError
-from companion.load import load
-from companion.model import Book, Review
+from companion.core.errors import CompanionError
+from companion.printing import cover
+from companion.source.load import load
+from companion.source.model import Book, Review
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES = ROOT / "styles"
@@ -22,7 +22,7 @@ HOSTILE = '<script>alert(1)</script> & "quotes"'
 
 @pytest.fixture(scope="module")
 def content():
-    return load(ROOT / "source")
+    return load(ROOT / "source").companion
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from companion.cli import main
-from companion.codes import CODES, codes_table
-from companion.errors import CompanionError
-from companion.load import load
+from companion.core.codes import CODES, codes_table
+from companion.core.errors import CompanionError
+from companion.source.load import load
+from companion.source.validate import validate
 
 from .tinysource import make_tiny
 
@@ -594,7 +595,7 @@ def test_check_writes_nothing(src: Path, tmp_path: Path) -> None:
     assert sorted(p for p in tmp_path.rglob("*")) == before
 
 
-def test_load_raises_only_companion_errors_for_odd_yaml(src: Path) -> None:
+def test_odd_yaml_gives_problems_and_validate_raises_only_companion_errors(src: Path) -> None:
     for text in (
         "- a\n- b\n",
         "just a string\n",
@@ -603,8 +604,10 @@ def test_load_raises_only_companion_errors_for_odd_yaml(src: Path) -> None:
         "x: .nan\ny: 1e999\n",
     ):
         write(src / "book.yaml", text)
+        loaded = load(src)  # load reports what it found; it never raises for bad content
+        assert loaded.problems and loaded.companion.book is None
         with pytest.raises(CompanionError):
-            load(src)
+            validate(loaded)
 
 
 # --- the catalogue ------------------------------------------------------------------------------
@@ -1045,8 +1048,8 @@ def test_c038_a_system_font_in_a_laid_out_pdf_is_named_with_its_text() -> None:
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    from companion import fonts
-    from companion.errors import Location
+    from companion.core.errors import Location
+    from companion.source import fonts
 
     html = "<html lang=en><body style='font-family: sans-serif'><p>Set in a system font</p></body></html>"
     pdf = HTML(string=html).write_pdf(font_config=FontConfiguration())
@@ -1092,7 +1095,7 @@ def test_c073_lexicon_entry_not_a_word(src: Path) -> None:
 
 
 def test_c071_engine_not_installed(src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from companion import voices
+    from companion.source import voices
 
     monkeypatch.setattr(voices.shutil, "which", lambda _name: None)
     add(src, "book.yaml", "narration:\n  voice: espeak-ng:en-gb\n")
@@ -1104,8 +1107,8 @@ def test_c071_engine_not_installed(src: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_c072_voice_of_another_region() -> None:
-    from companion import voices
-    from companion.errors import Location
+    from companion.core.errors import Location
+    from companion.source import voices
 
     voice = voices.parse("piper:en_US-joe-medium")
     assert voice is not None

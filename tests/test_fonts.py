@@ -18,8 +18,10 @@ import pytest
 from fontTools.ttLib import TTFont
 from lxml import etree
 
-from companion import epub, fonts, printfonts
-from companion.fetcher import RestrictedFetcher
+from companion.epub import package as epub
+from companion.printing import fontconfig as printfonts
+from companion.printing.fetcher import RestrictedFetcher
+from companion.source import fonts
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES = ROOT / "styles"

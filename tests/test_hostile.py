@@ -29,10 +29,11 @@ from lxml import etree
 from pypdf import PdfReader
 from weasyprint import CSS, HTML
 
-from companion import markdown, pipeline
+from companion import pipeline
 from companion.cli import main
-from companion.errors import CompanionError
-from companion.fetcher import RefusedResource, RestrictedFetcher, refusals_as_errors
+from companion.core.errors import CompanionError
+from companion.printing.fetcher import RefusedResource, RestrictedFetcher, refusals_as_errors
+from companion.source import markdown
 
 from .tinysource import make_tiny
 
@@ -495,9 +496,9 @@ def test_a_refusal_in_a_layout_worker_reaches_the_parent_intact(tmp_path: Path) 
     outside is refused there, and the refusal crosses the process boundary with its address."""
     code = (
         "import sys; from pathlib import Path\n"
-        "from companion import parallel, pdfworker\n"
-        "from companion.fetcher import RestrictedFetcher, refusals_as_errors\n"
-        "from companion.errors import CompanionError\n"
+        "from companion.core import parallel\nfrom companion.printing import worker as pdfworker\n"
+        "from companion.printing.fetcher import RestrictedFetcher, refusals_as_errors\n"
+        "from companion.core.errors import CompanionError\n"
         "root = Path(sys.argv[1]); fetcher = RestrictedFetcher(root)\n"
         "from weasyprint.text.fonts import FontConfiguration\n"
         "layout = lambda: pdfworker.PartLayout([], fetcher, str(root) + '/', '', {}, FontConfiguration())\n"
@@ -524,7 +525,7 @@ def test_a_refusal_in_a_layout_worker_reaches_the_parent_intact(tmp_path: Path) 
     ["a: &x 1\nb: *x\n", "a: !!python/object:os.system x\n", "a: " + "[" * 40 + "]" * 40 + "\n"],
 )
 def test_yaml_that_could_hide_anchors_tags_or_deep_nesting_is_always_screened(text: str) -> None:
-    from companion.yamlfile import _needs_screening
+    from companion.source.yamlfile import _needs_screening
 
     assert _needs_screening(text)
     assert not _needs_screening("title: A chapter\nspoilers: false\n")

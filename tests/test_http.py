@@ -13,9 +13,10 @@ from urllib.parse import quote
 
 import pytest
 
-from companion import httpbase, preview
-from companion.scaffold import new_project
-from companion.serve import CatalogServer, make_server
+from companion.author import preview
+from companion.author.scaffold import new_project
+from companion.core import http as httpbase
+from companion.deliver.serve import CatalogServer, make_server
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from companion import kepub, sentences
+from companion.epub import kepub
+from companion.readalong import sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 X = "{http://www.w3.org/1999/xhtml}"

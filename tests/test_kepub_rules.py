@@ -19,7 +19,7 @@ import html5lib
 import pytest
 from lxml import etree
 
-from companion import kepub
+from companion.epub import kepub
 
 X = "{http://www.w3.org/1999/xhtml}"
 HEAD = "<head><title>t</title></head>"

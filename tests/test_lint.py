@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from companion import lint, pdf, pdflines, printfonts
-from companion.fetcher import RestrictedFetcher
-from companion.lint import Line
+from companion.printing import fontconfig as printfonts
+from companion.printing import interior as pdf
+from companion.printing import lines as pdflines
+from companion.printing import lint
+from companion.printing.fetcher import RestrictedFetcher
+from companion.printing.lint import Line
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import CompanionError, Location
-from companion.load import load
-from companion.model import Companion
+from companion.core.errors import CompanionError, Location
+from companion.source.load import load
+from companion.source.model import Companion
+from companion.source.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def companion() -> Companion:
-    return load(ROOT / "source")
+    return load(ROOT / "source").companion
 
 
 def test_bundled_companion_has_every_content_kind(companion: Companion) -> None:
@@ -63,8 +64,10 @@ def test_model_is_immutable(companion: Companion) -> None:
 def test_all_problems_reported_together(tmp_path: Path) -> None:
     (tmp_path / "book.yaml").write_text("title: T\nslug: t\nauthr: A\nlanguage: en\n", encoding="utf-8")
     (tmp_path / "about.yaml").write_text("overview: x\nsetting: [1, 2\n", encoding="utf-8")
+    loaded = load(tmp_path)  # load hands on every problem; validate raises them
     with pytest.raises(CompanionError) as caught:
-        load(tmp_path)
+        validate(loaded)
+    assert set(loaded.problems) <= set(caught.value.diagnostics)
     found = {(d.where.path.rsplit("/", 1)[-1], d.where.line, d.code) for d in caught.value.diagnostics}
     assert ("book.yaml", 3, "C012") in found
     assert ("book.yaml", 1, "C013") in found

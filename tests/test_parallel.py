@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from companion import parallel, pipeline
+from companion import pipeline
+from companion.core import parallel
 
 from .tinysource import make_tiny
 
@@ -33,7 +34,7 @@ def slow() -> int:
 def test_runs_in_a_forked_child_when_single_threaded() -> None:
     """In a fresh interpreter (one thread), the work runs in another process."""
     code = (
-        "import os; from companion import parallel; from tests.test_parallel import child_pid; "
+        "import os; from companion.core import parallel; from tests.test_parallel import child_pid; "
         "pid, value = parallel.start(child_pid, 21).result(); print(pid != os.getpid(), value)"
     )
     root = Path(__file__).resolve().parent.parent
@@ -96,10 +97,10 @@ def test_pdf_written_in_a_child_is_the_pdf_written_inline(tmp_path: Path) -> Non
         "sys.stdout.buffer.write(r.outputs[0].data)"
     )
     child = subprocess.run([sys.executable, "-c", code, str(source)], capture_output=True, check=True).stdout
-    from companion import pdf
-    from companion.load import load
-    from companion.render import Edition, print_document, render
-    from companion.validate import validate
+    from companion.printing import interior as pdf
+    from companion.render.render import Edition, print_document, render
+    from companion.source.load import load
+    from companion.source.validate import validate
 
     validated = validate(load(source), tmp_path / "styles")
     html = print_document(render(validated, Edition(), "print", {}))
@@ -130,7 +131,7 @@ class Counter:
 
 def test_a_worker_keeps_its_state_in_a_forked_child() -> None:
     code = (
-        "import os; from companion import parallel; from tests.test_parallel import Counter; "
+        "import os; from companion.core import parallel; from tests.test_parallel import Counter; "
         "w = parallel.Worker(Counter); w.call('add', 2); w.call('add', 3); "
         "(a, x), (b, y) = w.result(), w.result(); w.cancel(); print(a == b != os.getpid(), x, y)"
     )
@@ -158,7 +159,7 @@ def test_a_worker_runs_inline_when_threads_are_running_and_passes_errors_back() 
 def test_a_busy_worker_is_stopped_at_once() -> None:
     """In a fresh interpreter (one thread), so that the worker really is a busy child process."""
     code = (
-        "import time; from companion import parallel; from tests.test_parallel import Counter\n"
+        "import time; from companion.core import parallel; from tests.test_parallel import Counter\n"
         "worker = parallel.Worker(Counter); worker.call('sleep'); time.sleep(0.2)\n"
         "pid = worker._process.pid; started = time.perf_counter(); worker.cancel()\n"
         "import os\n"
@@ -175,7 +176,7 @@ def test_a_busy_worker_is_stopped_at_once() -> None:
 
 def test_wait_gives_the_worker_whose_result_is_ready_first() -> None:
     code = (
-        "from companion import parallel; from tests.test_parallel import Counter\n"
+        "from companion.core import parallel; from tests.test_parallel import Counter\n"
         "slow, fast = parallel.Worker(Counter), parallel.Worker(Counter)\n"
         "slow.call('nap', 1.0); fast.call('add', 1)\n"
         "first = parallel.wait([slow, fast])\n"
@@ -190,7 +191,7 @@ def test_wait_gives_the_worker_whose_result_is_ready_first() -> None:
 def test_a_companion_error_survives_the_trip_between_processes() -> None:
     import pickle
 
-    from companion.errors import CompanionError, diagnostic
+    from companion.core.errors import CompanionError, diagnostic
 
     error = CompanionError([diagnostic("styles/print.css", "C021", "a message", "a hint")])
     again = pickle.loads(pickle.dumps(error))

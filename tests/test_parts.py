@@ -12,14 +12,18 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from companion import pdf, pdfparts, pdfworker, pipeline, printfonts
-from companion.fetcher import RestrictedFetcher
-from companion.layout import PrintLayout
-from companion.load import load
-from companion.model import PrintSettings
-from companion.pdfmerge import PART_LINK_SCHEME
-from companion.render import Edition, print_document, render
-from companion.validate import validate
+from companion import pipeline
+from companion.printing import fontconfig as printfonts
+from companion.printing import interior as pdf
+from companion.printing import parts as pdfparts
+from companion.printing import worker as pdfworker
+from companion.printing.fetcher import RestrictedFetcher
+from companion.printing.layout import PrintLayout
+from companion.printing.merge import PART_LINK_SCHEME
+from companion.render.render import Edition, print_document, render
+from companion.source.load import load
+from companion.source.model import PrintSettings
+from companion.source.validate import validate
 
 from .tinysource import make_tiny
 

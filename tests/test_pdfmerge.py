@@ -1,4 +1,4 @@
-"""companion.pdfmerge: part PDFs laid out separately by WeasyPrint become one tagged PDF."""
+"""companion.printing.merge: part PDFs laid out separately by WeasyPrint become one tagged PDF."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from pikepdf import Array, Dictionary, Name
 from pypdf import PdfReader
 
-from companion.pdfmerge import PART_LINK_SCHEME, merge
+from companion.printing.merge import PART_LINK_SCHEME, merge
 
 PAGE_CSS = "@page { size: 300px 400px; bleed: 9px; @top-center { content: 'Running head' } }"
 TABLE = "<table><tr><th>Key</th><th>Value</th></tr><tr><td>k</td><td>v</td></tr></table>"

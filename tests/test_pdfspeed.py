@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydyf
 from weasyprint import HTML
 
-from companion import pdfspeed
+from companion.printing import speed as pdfspeed
 
 
 def test_same_references_as_pydyf() -> None:

@@ -23,9 +23,11 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from weasyprint import HTML
 
-from companion import pipeline, preflight_epub, validators
-from companion.fetcher import RestrictedFetcher
-from companion.preflight import preflight
+from companion import pipeline
+from companion.preflight import epub as preflight_epub
+from companion.preflight import validators
+from companion.preflight.report import preflight
+from companion.printing.fetcher import RestrictedFetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"
@@ -409,7 +411,7 @@ def test_pdf_x4_interior_is_reproducible_from_a_cold_cache(
 
 
 def test_pdf_x4_document_id_is_reproducible() -> None:
-    from companion.pdf import fixed_document_id
+    from companion.printing.pdfx import fixed_document_id
 
     one = (
         b"<xmpMM:DocumentID>xmp.did:0f22a277-b3c9-41c6-88ac-41a45c7c8678</xmpMM:DocumentID>/ID [(" + b"a" * 32

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from companion import pipeline, preflight_epub
-from companion.preflight import preflight
+from companion import pipeline
+from companion.preflight import epub as preflight_epub
+from companion.preflight.report import preflight
 
 from .tinysource import make_tiny
 

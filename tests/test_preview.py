@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import Result
 
-from companion import preview
-from companion.errors import CompanionError
-from companion.scaffold import new_project
+from companion.author import preview
+from companion.author.scaffold import new_project
+from companion.core.errors import CompanionError
 
 CHAPTER = Path("source") / "chapters" / "01-introduction.md"
 WAIT = 10.0

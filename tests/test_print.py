@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from companion import pdf, pipeline
-from companion.layout import PrintLayout
-from companion.load import load
-from companion.pagemap import page_labels
-from companion.render import Edition, print_document, render
-from companion.validate import validate
+from companion import pipeline
+from companion.epub.pagemap import page_labels
+from companion.printing import interior as pdf
+from companion.printing.layout import PrintLayout
+from companion.render.render import Edition, print_document, render
+from companion.source.load import load
+from companion.source.validate import validate
 
 from .seed import normal
 from .tinysource import make_tiny
@@ -39,7 +40,7 @@ def test_gutter_grows_with_the_page_count() -> None:
         pytest.approx(x + pdf.GUTTER_EXTRA_IN)
         for x in (0.375, 0.375, 0.5, 0.5, 0.625, 0.625, 0.75, 0.75, 0.875, 0.875)
     ]
-    css = pdf.page_css(pipeline.FULL_EDITION and load(ROOT / "source").book.print, 0.8)
+    css = pdf.page_css(pipeline.FULL_EDITION and load(ROOT / "source").companion.book.print, 0.8)
     assert "@page :left { margin-left: 0.6in; margin-right: 0.8in; }" in css
     assert "@page :right { margin-left: 0.8in; margin-right: 0.6in; }" in css
 

@@ -20,8 +20,10 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
-from companion import ean, inks, pdfx, pipeline, printers
-from companion.preflight_print import check_printer, cover_tac
+from companion import pipeline
+from companion.preflight.printer import check_printer, cover_tac
+from companion.printing import inks, pdfx
+from companion.source import ean, printers
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "never-let-me-go"
@@ -105,7 +107,7 @@ def test_the_map_is_drawn_in_k_only(built: Path) -> None:
 
 
 def inks_lightness(colour: str) -> float:
-    from companion.grayscale import lightness
+    from companion.printing.grayscale import lightness
 
     return lightness(*(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)))
 
@@ -113,7 +115,7 @@ def inks_lightness(colour: str) -> float:
 def test_gray_images_go_through_littlecms() -> None:
     from PIL import Image
 
-    from companion.grayscale import gray_raster, k_only
+    from companion.printing.grayscale import gray_raster, k_only
 
     image = Image.new("RGBA", (4, 2), (31, 47, 58, 255))
     image.putpixel((0, 0), (255, 0, 0, 0))  # transparent: flattened onto the white paper

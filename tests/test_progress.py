@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from companion.progress import Reporter, reporter
+from companion.cli.progress import Reporter, reporter
 
 ROOT = Path(__file__).resolve().parent.parent
 

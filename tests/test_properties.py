@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from companion import pipeline
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 
 from .tinysource import ROOT, make_tiny
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from companion import devices, push
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
+from companion.deliver import devices, push
 
 SLUG = "never-let-me-go"
 

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from companion import pipeline, readaloud, validators
-from companion.model import Pronunciation
-from companion.spoken import speakable
+from companion import pipeline
+from companion.preflight import validators
+from companion.readalong import readaloud
+from companion.readalong.spoken import speakable
+from companion.source.model import Pronunciation
 
 from .tinysource import ROOT, make_tiny
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from companion import epub, markdown
-from companion.load import load
-from companion.render import Edition, environment, plan, print_document, render
-from companion.validate import Validated, validate
+from companion.epub import package as epub
+from companion.render.render import Edition, environment, plan, print_document, render
+from companion.source import markdown
+from companion.source.load import load
+from companion.source.validate import Validated, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -145,14 +146,14 @@ def test_golden(epub_bytes: bytes, name: str, update_golden: bool) -> None:
 
 
 def test_the_glossary_is_in_alphabetical_order_whatever_the_source_order() -> None:
-    from companion.render import glossary_key
+    from companion.render.render import glossary_key
 
     rendered = render(validate(load(ROOT / "source")), Edition(), "epub", {"@cover": "c.jpg"})
     page = next(d.html for d in rendered.documents if d.section.id == "glossary")
     terms = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<dfn[^>]*>(.*?)</dfn>", page)]
     assert len(terms) > 10
     assert terms == sorted(terms, key=glossary_key)
-    assert terms != [t.term for t in load(ROOT / "source").glossary]  # the source is not in order
+    assert terms != [t.term for t in load(ROOT / "source").companion.glossary]  # the source is not in order
     assert [glossary_key(t)[0] for t in ("the Gallery", "Exchanges", "an apple")] == [
         "gallery",
         "exchanges",
@@ -161,7 +162,7 @@ def test_the_glossary_is_in_alphabetical_order_whatever_the_source_order() -> No
 
 
 def test_a_large_title_keeps_its_short_words_with_their_neighbours() -> None:
-    from companion.render import _keep_short_words
+    from companion.render.render import _keep_short_words
 
     assert (
         _keep_short_words("Never Let Me Go") == "Never Let\u00a0Me\u00a0Go"
@@ -171,9 +172,9 @@ def test_a_large_title_keeps_its_short_words_with_their_neighbours() -> None:
 
 
 def test_the_back_cover_line_counts_what_each_edition_holds() -> None:
-    from companion.render import inside
+    from companion.render.render import inside
 
-    companion = load(ROOT / "source")
+    companion = load(ROOT / "source").companion
     full, free = inside(companion, Edition()), inside(companion, Edition(spoilers=False))
     assert full == (
         f"Inside: {len(companion.questions)} discussion questions, {len(companion.characters)} character "

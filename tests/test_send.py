@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from companion import send as sending
 from companion.cli import main
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
+from companion.deliver import send as sending
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402

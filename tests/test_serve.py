@@ -22,9 +22,9 @@ from click.testing import CliRunner
 from lxml import etree
 from PIL import Image
 
-from companion import opds
 from companion.cli import main
-from companion.serve import CatalogServer, make_server
+from companion.deliver import opds
+from companion.deliver.serve import CatalogServer, make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from companion import httpcache
-from companion.serve import CatalogServer, make_server
+from companion.core import httpcache
+from companion.deliver.serve import CatalogServer, make_server
 
 SLUG = "never-let-me-go"
 PATHS = [

@@ -15,9 +15,9 @@ from lxml import etree
 from pypdf import PdfReader
 
 from companion import pipeline
-from companion.load import load
-from companion.model import Companion
-from companion.render import Edition
+from companion.render.render import Edition
+from companion.source.load import load
+from companion.source.model import Companion
 
 from .seed import normal
 

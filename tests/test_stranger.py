@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from companion import pipeline
 from companion.cli import main
-from companion.serve import make_server
+from companion.deliver.serve import make_server
 
 from .tinysource import make_tiny
 
@@ -106,7 +106,7 @@ def test_new_with_markup_in_the_title_builds(tmp_path: Path, monkeypatch: pytest
     assert (code, out) == (0, "club/source: ok\n"), err
     book = pipeline.check(pipeline.Project.at(tmp_path / "club" / "source")).companion.book
     assert book.title == "\\<b\\>x\\</b\\> \\& \\*y\\*"
-    from companion import markdown
+    from companion.source import markdown
 
     assert markdown.plain(book.title) == "<b>x</b> & *y*"
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from companion.cache import Cache
+from companion.core.cache import Cache
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

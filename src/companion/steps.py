@@ -1,28 +1,34 @@
-"""The cached and parallel steps around the pure stages: each wraps a stage (a cover, a font subset,
-the print layout) with the build cache or a forked child, so that `pipeline.build` reads as the list of
-stages and none of them knows about caching. Ordering facts are commented where they are enforced in
-pipeline.build.
+"""The cached and parallel layer around the pure stages: each step wraps a stage (the render, a cover,
+a font subset, the print layout) with the build cache or a forked child, so that `pipeline.build`
+reads as the list of stages and none of them knows about caching (a cached step wraps a pure
+function, as a make rule does). `Steps` holds one build's cache, progress callback and children, and
+cancels the children when the build ends early. Ordering facts are commented in pipeline.build, where
+they are enforced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import fonts, parallel
-from .cache import Cache, code_digest, digest, tree_digest
-from .errors import CompanionError, Diagnostic, Location
-from .layout import PrintLayout
-from .model import Book
-from .render import Edition, inside
-from .validate import Validated
+from companion.core import parallel
+from companion.core.cache import Cache, code_digest, digest, tree_digest
+from companion.core.errors import CompanionError, Diagnostic, Location
+from companion.epub import package as epub
+from companion.printing.layout import PrintLayout
+from companion.render.render import Edition, RenderedBook, Target, inside, render
+from companion.source import fonts
+from companion.source.model import Book
+from companion.source.validate import Validated
 
 if TYPE_CHECKING:
-    from .pdfjob import Printing
+    from companion.printing.job import Printing
 
 
 class Project(Protocol):
@@ -69,7 +75,7 @@ def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -
 
 def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
     """Runs in the child: the JPEG, or the diagnostics of a refused resource (picklable either way)."""
-    from .fetcher import refusals_as_errors
+    from companion.printing.fetcher import refusals_as_errors
 
     try:
         with refusals_as_errors():
@@ -130,7 +136,7 @@ def _subsetter(cache: Cache) -> Callable[[bytes, str], bytes]:
 
 
 def _cover() -> Any:
-    from . import cover  # WeasyPrint is imported only when a cover is really drawn
+    from companion.printing import cover  # WeasyPrint is imported only when a cover is really drawn
 
     return cover
 
@@ -147,7 +153,9 @@ def _cover_key(project: Project, book: Book, edition: Edition) -> str:
 def _cached(cache: Cache, kind: str, key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
     data = cache.get(kind, key, suffix)
     if data is None:
-        from .fetcher import refusals_as_errors  # WeasyPrint loads only when something is drawn
+        from companion.printing.fetcher import (
+            refusals_as_errors,  # WeasyPrint loads only when something is drawn
+        )
 
         with refusals_as_errors():
             data = make()
@@ -169,7 +177,7 @@ class _Interior:
 
     def pdf(self) -> bytes:
         if self.printing is not None:
-            from .fetcher import refusals_as_errors
+            from companion.printing.fetcher import refusals_as_errors
 
             with refusals_as_errors():  # writing fetches too (attachments)
                 data = self.printing.result()
@@ -193,7 +201,7 @@ class _PartStore:
     cache: Cache
 
     def get(self, key: str) -> tuple[Any, bytes] | None:
-        from .pdfworker import PartReport
+        from companion.printing.worker import PartReport
 
         meta, data = self.cache.get("part", key, ".json"), self.cache.get("part", key, ".pdf")
         if meta is None or data is None:
@@ -224,8 +232,8 @@ def _print_layout(
             return _Interior(PrintLayout.from_json(meta, data), cache, key)
         except (ValueError, KeyError, TypeError):
             pass
-    from . import pdf
-    from .fetcher import refusals_as_errors
+    from companion.printing import interior as pdf
+    from companion.printing.fetcher import refusals_as_errors
 
     with refusals_as_errors():
         plan, printing = pdf.lay_out(
@@ -240,3 +248,77 @@ def _print_layout(
         )
     where = Location(f"{validated.companion.book.slug}.pdf")
     return _Interior(plan, cache, key, printing, project.styles, where)
+
+
+class Steps:
+    """One build's steps: its cache, its progress callback, and the children it started."""
+
+    def __init__(self, project: Project, progress: Callable[[str], None]) -> None:
+        self.project = project
+        self.cache = Cache.for_project(project.source.parent)
+        self.progress = progress
+        self._children = contextlib.ExitStack()
+        self._front: _FrontCover | None = None
+        self._front_of: tuple[Book, Edition] | None = None
+
+    def __enter__(self) -> Steps:
+        self._children.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._children.__exit__(kind, error, trace)  # a build that stops early leaves no child behind
+
+    def start_front_cover(self, book: Book | None, edition: Edition) -> None:
+        """Draw the front cover on the other core (or take it from the cache); again if `book` is not
+        the book it was started for."""
+        if book is None or self._front_of == (book, edition):
+            return
+        if self._front is not None:
+            self._front.cancel()
+        self._front, self._front_of = _front_cover(self.project, self.cache, book, edition), (book, edition)
+        self._children.callback(self._front.cancel)
+
+    def front_cover(self, *, stage: bool = True) -> bytes:
+        """The front cover JPEG (b"" when none was started), waiting for its child."""
+        if self._front is None:
+            return b""
+        if stage:
+            self.progress("cover")
+        return self._front.result()
+
+    def render(
+        self,
+        validated: Validated,
+        edition: Edition,
+        target: Target,
+        images: dict[str, str],
+        **options: Any,
+    ) -> RenderedBook:
+        """The render stage, each section's markup remembered in the cache."""
+        self.progress("render EPUB" if target == "epub" else f"render {target}")
+        item = getattr(self.progress, "item", None)
+        return render(validated, edition, target, images, progress=item, cache=self.cache, **options)
+
+    def lay_out(self, validated: Validated, html: str, *, marks: bool, variant: str | None) -> _Interior:
+        self.progress("lay out PDF")
+        interior = _print_layout(self.project, self.cache, validated, html, marks=marks, variant=variant)
+        self._children.callback(interior.cancel)
+        return interior
+
+    def wrap_cover(self, validated: Validated, edition: Edition, layout: PrintLayout, variant: str) -> bytes:
+        return _wrap_cover(self.project, self.cache, validated, edition, layout, variant)
+
+    def epub_resources(
+        self, rendered: RenderedBook, validated: Validated, front: bytes
+    ) -> list[epub.Resource]:
+        """The cover, the style sheets with their fonts subset to the text, and the source's images."""
+        return [
+            epub.Resource("cover/cover.jpg", "image/jpeg", front, ("cover-image",)),
+            *epub.styles_resources(self.project.styles, epub.used_text(rendered), _subsetter(self.cache)),
+            *(epub.Resource(a.src, a.media_type, a.data) for a in validated.assets),
+        ]
+
+    def prune(self) -> None:
+        self.cache.prune()
