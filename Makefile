@@ -68,3 +68,21 @@ epub-nospoilers: $(STAMP)
 
 pdf-nospoilers: $(STAMP)
 	$(BIN)/companion build source --no-spoilers --format pdf --out dist
+
+# Editions (README, "Editions"): `make epub-through-part-one`, `make pdf-through-part-two`,
+# `make all-through-start`...: FORMAT-through-STAGE builds that output of the edition through STAGE
+# (`start`, or a part's id from novel.parts in book.yaml); FORMAT is epub, kepub, pdf, cover or all.
+# `make pdf-large-print` (FORMAT-large-print) builds the large-print layout.
+FORMATS := epub kepub pdf cover all
+.PHONY: large-print $(foreach f,$(FORMATS),$(f)-large-print)
+
+define THROUGH_RULE
+$(1)-through-%: $$(STAMP)
+	$$(BIN)/companion build source --through $$* --format $(1) --out dist
+endef
+$(foreach f,$(FORMATS),$(eval $(call THROUGH_RULE,$(f))))
+
+$(foreach f,$(FORMATS),$(f)-large-print): $(STAMP)
+	$(BIN)/companion build source --edition large-print --format $(patsubst %-large-print,%,$@) --out dist
+
+large-print: all-large-print

@@ -1121,3 +1121,65 @@ def test_c072_voice_of_another_region() -> None:
     british = voices.parse("espeak-ng:en-gb-x-rp")
     assert british is not None and voices.language_warning(british, "en-GB", Location("x")) == []
     assert voices.language_warning(british, "en", Location("x")) == []
+
+
+PARTS = "  parts:\n    - id: part-one\n      title: Part One\n    - id: part-two\n      title: Part Two\n"
+
+
+def test_c080_reveals_names_no_part(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    write(src / "themes.yaml", "- id: memory\n  title: Memory\n  body: Text.\n  reveals: part-nine\n")
+    chapter(src, "Text.\n", front="title: One\nreveals: part-six\n")
+    err = problems()
+    assert (
+        "source/themes.yaml:4:12: error C080: no part `part-nine`\n"
+        "    hint: name one of `novel.parts` in book.yaml, or `start`\n"
+    ) in err
+    assert "source/chapters/01-one.md:3:10: error C080: no part `part-six`\n" in err
+
+
+def test_c080_a_section_reveals_no_part(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    chapter(src, "Before.\n\n::: reveals part-five\nLater.\n:::\n")
+    assert (
+        "source/chapters/01-one.md:7:13: error C080: no part `part-five`\n"
+        "    hint: the parts are `part-one`, `part-two`\n"
+    ) in problems()
+
+
+def test_c081_spoilers_false_with_a_reveals(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    write(
+        src / "themes.yaml",
+        "- id: memory\n  title: Memory\n  body: Text.\n  reveals: part-two\n  spoilers: false\n",
+    )
+    assert (
+        "source/themes.yaml:5:13: error C081: `spoilers: false` says otherwise\n"
+        "    hint: drop `spoilers:`; `reveals:` says how far it gives away\n"
+    ) in problems()
+
+
+def test_c082_a_part_id_used_twice(src: Path) -> None:
+    add(src, "book.yaml", PARTS + "    - id: part-one\n      title: Part Three\n")
+    err = problems()
+    assert "error C082: part id `part-one` is used twice or reserved\n" in err
+    assert "source/book.yaml:" in err.split("C082")[0].splitlines()[-1]
+
+
+def test_c083_a_fence_that_is_not_a_gated_section(src: Path) -> None:
+    chapter(src, "Before.\n\n::: warning\nText.\n:::\n")
+    assert (
+        "source/chapters/01-one.md:7:1: error C083: `::: warning` is not a section fence\n"
+        "    hint: open a gated section with `::: reveals part-two` and close it with `:::`\n"
+    ) in problems()
+
+
+def test_c084_through_names_no_stage(src: Path) -> None:
+    add(src, "book.yaml", PARTS)
+    result = CliRunner().invoke(main, ["build", "source", "--through", "part-four", "--format", "epub"])
+    assert result.exit_code == 1
+    assert (
+        "source/book.yaml: error C084: `--through part-four` names no stage of the novel\n"
+        "    hint: choose one of `start`, `part-one`, `part-two`\n"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr and not Path("dist").exists()

@@ -97,11 +97,16 @@ def test_plan_orders_sections_and_spoiler_free_edition_drops_spoilers(validated:
     full = plan(validated.companion, Edition())
     ids = [s.id for s in full]
     assert ids.index("titlepage") < ids.index("about") < ids.index("how-to-use") < ids.index("glossary")
-    safe = plan(validated.companion, Edition(spoilers=False))
+    safe = plan(validated.companion, Edition(through="start"))
     safe_ids = {s.id for s in safe}
-    assert "part-one" not in safe_ids and "how-to-use" in safe_ids
+    assert "part-two" not in safe_ids and "part-three" not in safe_ids and "how-to-use" in safe_ids
     for section in safe:
         assert not any(getattr(item, "spoilers", False) for item in section.items)
+    one = plan(validated.companion, Edition(through="part-one").bind(validated.companion.book))
+    one_ids = {s.id for s in one}
+    assert {"part-one", "part-two"} <= one_ids and "part-three" not in one_ids
+    ranks = {getattr(item, "reveals", 0) for section in one for item in section.items}
+    assert ranks == {0, 1}
 
 
 def test_print_document_is_one_html_with_metadata(validated: Validated) -> None:
@@ -175,7 +180,7 @@ def test_the_back_cover_line_counts_what_each_edition_holds() -> None:
     from companion.render.render import inside
 
     companion = load(ROOT / "source").companion
-    full, free = inside(companion, Edition()), inside(companion, Edition(spoilers=False))
+    full, free = inside(companion, Edition()), inside(companion, Edition(through="start"))
     assert full == (
         f"Inside: {len(companion.questions)} discussion questions, {len(companion.characters)} character "
         f"profiles, {len(companion.themes)} themes, {len(companion.glossary)} glossary terms, "

@@ -8,6 +8,8 @@ them (steps.py); what to build is one table (outputs.py). Everything is computed
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,8 +32,10 @@ from companion.outputs import (
 )
 from companion.printing.layout import print_warnings
 from companion.readalong import build as readalong
-from companion.render.render import Edition, print_document
+from companion.render.edition import Edition
+from companion.render.render import print_document
 from companion.source import printers
+from companion.source.fonts import INTERIOR_SHEETS
 from companion.source.load import load, load_book
 from companion.source.validate import Validated, validate
 from companion.steps import Steps, _subsetter
@@ -77,12 +81,19 @@ def build(
 ) -> BuildResult:
     """Every requested output, in memory. `printer` overrides book.yaml's `print.printer`."""
     request = Request(frozenset(formats), edition, marks, variant, page_list, printer)
+    edition.look.require(project.styles)
     with Steps(project, progress) as steps:
         progress("load")
-        if request.needs_front_cover:  # the front cover starts before validation, on the other core
-            steps.start_front_cover(load_book(project.source), edition)
-        validated = printers.for_printer(check(project, save_memos=True), printer)
+        early = edition.look.book(load_book(project.source)) if request.needs_front_cover else None
+        asked = edition  # the layout's trim and paper (above) are the front cover's shape
+        with contextlib.suppress(CompanionError):  # an unknown stage is reported once the source is checked
+            edition = asked.bind(early) if early is not None else asked
+        if early is not None:  # the front cover starts before validation, on the other core
+            steps.start_front_cover(early, edition)
+        validated = edition.look.apply(printers.for_printer(check(project, save_memos=True), printer))
         book = validated.companion.book
+        edition = asked.bind(book)
+        request = dataclasses.replace(request, edition=edition)  # outputs are named by the bound edition
         if request.needs_front_cover:  # drawn again if book.yaml changed meanwhile
             steps.start_front_cover(book, edition)
         if request.wants("read-along"):
@@ -94,7 +105,13 @@ def build(
                 validated, edition, "print", {a.src: a.path.as_uri() for a in validated.assets}
             )
             steps.front_cover(stage=False)  # its child is collected before the layout's workers fork
-            interior = steps.lay_out(validated, print_document(printed), marks=marks, variant=variant)
+            interior = steps.lay_out(
+                validated,
+                print_document(printed),
+                marks=marks,
+                variant=variant,
+                sheets=edition.look.sheets(INTERIOR_SHEETS),
+            )
 
         outputs: list[Output] = []
         rendered = pages = None

@@ -22,7 +22,8 @@ from companion.core.cache import Cache, code_digest, digest, tree_digest
 from companion.core.errors import CompanionError, Diagnostic, Location
 from companion.epub import package as epub
 from companion.printing.layout import PrintLayout
-from companion.render.render import Edition, RenderedBook, Target, inside, render
+from companion.render.edition import Edition
+from companion.render.render import RenderedBook, Target, inside, render
 from companion.source import fonts
 from companion.source.model import Book
 from companion.source.validate import Validated
@@ -69,17 +70,19 @@ def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -
     key = digest(_cover_key(project, book, edition), "front")
     job = _FrontCover(cache, key, data=cache.get("cover", key, ".jpg"))
     if job.data is None:
-        job.pending = parallel.start(_draw_front, book, project.styles, edition.note)
+        job.pending = parallel.start(
+            _draw_front, book, project.styles, edition.content_note, edition.look.label
+        )
     return job
 
 
-def _draw_front(book: Any, styles: Path, note: str) -> bytes | tuple[Diagnostic, ...]:
+def _draw_front(book: Any, styles: Path, note: str, badge: str = "") -> bytes | tuple[Diagnostic, ...]:
     """Runs in the child: the JPEG, or the diagnostics of a refused resource (picklable either way)."""
     from companion.printing.fetcher import refusals_as_errors
 
     try:
         with refusals_as_errors():
-            return bytes(_cover().front_jpeg(book, styles, edition_note=note))
+            return bytes(_cover().front_jpeg(book, styles, edition_note=note, badge=badge))
     except CompanionError as exc:
         return exc.diagnostics
 
@@ -93,7 +96,7 @@ def _wrap_cover(
     variant: str,
 ) -> bytes:
     book = validated.companion.book
-    review = next((r for r in validated.companion.reviews if edition.spoilers or not r.spoilers), None)
+    review = next((r for r in validated.companion.reviews if edition.keeps(r.reveals)), None)
     holds = inside(validated.companion, edition)
     key = digest(
         _cover_key(project, validated.companion.book, edition),
@@ -113,9 +116,10 @@ def _wrap_cover(
             review,
             layout.page_count,
             project.styles,
-            edition_note=edition.note,
+            edition_note=edition.content_note,
             inside=holds,
             variant=variant,
+            badge=edition.look.label,
         ),
     )
 
@@ -217,14 +221,21 @@ class _PartStore:
 
 
 def _print_layout(
-    project: Project, cache: Cache, validated: Validated, html: str, *, marks: bool, variant: str | None
+    project: Project,
+    cache: Cache,
+    validated: Validated,
+    html: str,
+    *,
+    marks: bool,
+    variant: str | None,
+    sheets: tuple[str, ...] = fonts.INTERIOR_SHEETS,
 ) -> _Interior:
     """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
     laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
     written on the other cores while the parent goes on with the EPUB and the cover."""
     assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
     settings = validated.companion.book.print
-    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets)
+    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets, sheets)
     key = digest(salt, html, marks, variant)
     meta, data = cache.get("layout", key, ".json"), cache.get("layout", key, ".pdf")
     if meta is not None and data is not None:
@@ -245,6 +256,7 @@ def _print_layout(
             variant=variant,
             store=_PartStore(cache),
             salt=salt,
+            sheets=sheets,
         )
     where = Location(f"{validated.companion.book.slug}.pdf")
     return _Interior(plan, cache, key, printing, project.styles, where)
@@ -301,9 +313,19 @@ class Steps:
         item = getattr(self.progress, "item", None)
         return render(validated, edition, target, images, progress=item, cache=self.cache, **options)
 
-    def lay_out(self, validated: Validated, html: str, *, marks: bool, variant: str | None) -> _Interior:
+    def lay_out(
+        self,
+        validated: Validated,
+        html: str,
+        *,
+        marks: bool,
+        variant: str | None,
+        sheets: tuple[str, ...] = fonts.INTERIOR_SHEETS,
+    ) -> _Interior:
         self.progress("lay out PDF")
-        interior = _print_layout(self.project, self.cache, validated, html, marks=marks, variant=variant)
+        interior = _print_layout(
+            self.project, self.cache, validated, html, marks=marks, variant=variant, sheets=sheets
+        )
         self._children.callback(interior.cancel)
         return interior
 

@@ -36,7 +36,8 @@ from companion.core.errors import CompanionError, diagnostic
 from companion.core.http import listen
 from companion.epub import package as epub
 from companion.printing import cover
-from companion.render.render import Edition, render
+from companion.render.edition import Edition
+from companion.render.render import render
 
 __all__ = [
     "COVER",

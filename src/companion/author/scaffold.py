@@ -30,6 +30,8 @@ from companion.core.paths import PROJECT
 
 TEMPLATE = Path(__file__).resolve().parent / "scaffold"
 STYLE_FILES = ("base.css", "epub.css", "print.css", "cover.css")
+LAYOUT_FILES = ("large-print.css",)
+"""Copied when the styles have them: the large-print edition's layer (edition.py)."""
 
 NOT_EMPTY = "N001"
 """The diagnostic for a folder `companion new` will not write into."""
@@ -104,7 +106,7 @@ def _write_project(root: Path, title: str, author: str, today: dt.date) -> Scaff
         shutil.copyfile(TEMPLATE / name, root / name)
     shutil.copyfile(TEMPLATE / "gitignore", root / ".gitignore")
     (root / "styles" / "fonts").mkdir(parents=True)
-    for name in STYLE_FILES:
+    for name in STYLE_FILES + tuple(n for n in LAYOUT_FILES if (styles / n).is_file()):
         shutil.copyfile(styles / name, root / "styles" / name)
     for font in sorted((styles / "fonts").iterdir()):
         if font.is_file() and font.suffix.lower() in {".otf", ".ttf", ".woff", ".woff2", ".txt"}:

@@ -9,7 +9,8 @@ import click
 
 from companion.author import scaffold
 from companion.cli.errors import handle_errors
-from companion.render.render import Edition
+from companion.render.edition import Edition
+from companion.source import gating
 
 
 @click.command()
@@ -61,7 +62,7 @@ def preview(source: Path, port: int, no_spoilers: bool, verbose: bool) -> None:
     previewing.serve(
         source,
         port,
-        edition=Edition(spoilers=not no_spoilers),
+        edition=Edition(through=gating.START if no_spoilers else None),
         verbose=verbose,
         announce=click.echo,
         warn=lambda text: click.echo(text, err=True),

@@ -11,6 +11,8 @@ import click
 from companion.cli.errors import handle_errors
 from companion.cli.progress import reporter
 from companion.core.codes import codes_table
+from companion.render.edition import LAYOUTS, Edition
+from companion.source import gating
 
 
 @click.command()
@@ -31,7 +33,22 @@ from companion.core.codes import codes_table
     show_default=True,
     help="Folder for the outputs.",
 )
-@click.option("--no-spoilers", is_flag=True, help="Build the spoiler-free edition (<slug>-spoiler-free.*).")
+@click.option(
+    "--through",
+    metavar="STAGE",
+    default=None,
+    help="Build the edition for readers who have read the novel through STAGE: `start` (nothing yet: "
+    "<slug>-spoiler-free.*) or a part's id from novel.parts (<slug>-through-<part>.*).",
+)
+@click.option("--no-spoilers", is_flag=True, help="The spoiler-free edition: the same as --through start.")
+@click.option(
+    "--edition",
+    "layout",
+    type=click.Choice(sorted(LAYOUTS)),
+    default="standard",
+    show_default=True,
+    help="The layout: standard, or large-print (<slug>-large-print.*: clear-print type on a 7 x 10 in page).",
+)
 @click.option(
     "--page-list/--no-page-list",
     default=True,
@@ -61,7 +78,9 @@ def build(
     source: Path,
     formats: str,
     out_dir: Path,
+    through: str | None,
     no_spoilers: bool,
+    layout: str,
     page_list: bool,
     marks: bool,
     pdf_variant: str | None,
@@ -69,7 +88,6 @@ def build(
 ) -> None:
     """Build the companion in SOURCE (default source/) into DIR (default dist/)."""
     from companion import pipeline
-    from companion.render.render import Edition
 
     wanted = (
         pipeline.FORMATS if formats == "all" else tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -81,12 +99,14 @@ def build(
             f"choose from {', '.join(pipeline.FORMATS + pipeline.EXTRA_FORMATS)} or all",
             param_hint="--format",
         )
+    if no_spoilers and through not in {None, gating.START}:
+        raise click.BadParameter(f"--no-spoilers is --through start, not {through}", param_hint="--through")
     project = pipeline.Project.at(source)
     with reporter(sys.stderr.isatty()) as progress:
         result = pipeline.build(
             project,
             wanted,
-            Edition(spoilers=not no_spoilers),
+            Edition(through=gating.START if no_spoilers else through, layout=layout),
             marks=marks,
             variant=None if pdf_variant == "tagged" else pdf_variant,
             page_list=page_list,

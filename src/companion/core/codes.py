@@ -83,6 +83,24 @@ CODES: dict[str, Code] = {
     "C073": Code(
         "error", "lexicon entry is not a word or phrase", "write the word as it appears in the text"
     ),
+    # Gating by reading progress (gating.py)
+    "C080": Code("error", "`reveals` names no part of the novel", "name one of `novel.parts` in book.yaml"),
+    "C081": Code(
+        "error",
+        "`spoilers` says otherwise than `reveals`",
+        "drop `spoilers:`; `reveals:` says how far the item gives away",
+    ),
+    "C082": Code("error", "a part id is used twice or is reserved", "give each part its own id"),
+    "C083": Code(
+        "error",
+        "a section fence is not `::: reveals <part id>`",
+        "open a gated section with `::: reveals part-two` and close it with `:::`",
+    ),
+    "C084": Code(
+        "error",
+        "`--through` names no stage of the novel",
+        "use `start` or the id of one of `novel.parts` in book.yaml",
+    ),
     # Images
     "C030": Code("error", "image missing"),
     "C031": Code("error", "image has no alt text", "write ![what the image shows](path)"),

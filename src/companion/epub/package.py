@@ -224,9 +224,7 @@ def _metadata(
     ebook: epub.EpubBook, book: Book, rendered: RenderedBook, *, has_page_list: bool, summary: str
 ) -> None:
     ebook.set_identifier(book.identifier)
-    ebook.set_title(
-        markdown.plain(book.full_title) + ("" if rendered.edition.spoilers else " (Spoiler-Free Edition)")
-    )
+    ebook.set_title(markdown.plain(book.full_title) + rendered.edition.label)
     ebook.set_language(book.language)
     ebook.add_author(markdown.plain(book.author), uid="creator")
     ebook.add_metadata("DC", "date", book.published.isoformat())

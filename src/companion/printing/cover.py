@@ -81,7 +81,7 @@ def has_spine_text(page_count: int, paper: str) -> bool:
     )
 
 
-def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
+def front_jpeg(book: Book, styles: Path, *, edition_note: str = "", badge: str = "") -> bytes:
     """The front cover as an RGB JPEG, trim aspect ratio, exactly 2560 px tall; the same bytes every run."""
     import pypdfium2 as pdfium
     from PIL import Image
@@ -94,7 +94,7 @@ def front_jpeg(book: Book, styles: Path, *, edition_note: str = "") -> bytes:
             environment()
             .get_template("cover_front.html")
             .render(
-                **_common(book, edition_note, _colours(book, styles, inks.css_rgb)),
+                **_common(book, edition_note, _colours(book, styles, inks.css_rgb), badge),
                 geo=geo,
                 front_scale=scales[0],
             )
@@ -127,6 +127,7 @@ def wrap_pdf(
     edition_note: str = "",
     inside: str = "",
     variant: str = "pdf/x-1a",
+    badge: str = "",
 ) -> bytes:
     """The print cover: one page, back | spine | front, 0.125 in bleed, TrimBox and BleedBox set;
     CMYK through the ink-limited profile (inks.py), as the PDF `variant`. `inside` says what the
@@ -166,7 +167,7 @@ def wrap_pdf(
             environment()
             .get_template("cover_wrap.html")
             .render(
-                **_common(book, edition_note, _colours(book, styles, inks.css_cmyk)),
+                **_common(book, edition_note, _colours(book, styles, inks.css_cmyk), badge),
                 geo=geo,
                 spine_text=spine_text,
                 spine_font=spine_font * (scales[2] if spine_text else 1.0),
@@ -244,11 +245,13 @@ def _colours(book: Book, styles: Path, convert: Callable[[str, Path], str]) -> d
     return {name: convert(getattr(cover, name), styles) for name in ("background", "foreground", "accent")}
 
 
-def _common(book: Book, edition_note: str, colours: dict[str, str]) -> dict[str, Any]:
+def _common(book: Book, edition_note: str, colours: dict[str, str], badge: str = "") -> dict[str, Any]:
+    """`badge`: the edition's layout named large on the front ("Large Print"), "" for the standard."""
     created = _iso(book.published)
     return {
         "book": book,
         "edition_note": edition_note,
+        "badge": badge,
         "description_html": _paragraphs(book.description),
         "created": created,
         "modified": _iso(book.modified) if book.modified else created,

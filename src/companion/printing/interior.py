@@ -88,9 +88,12 @@ def layout(
     marks: bool = False,
     variant: str | None = None,
     parts: int | None = None,
+    sheets: tuple[str, ...] = INTERIOR_SHEETS,
 ) -> PrintLayout:
     """Lay out and write the interior."""
-    plan, printing = lay_out(html, settings, styles, source, marks=marks, variant=variant, parts=parts)
+    plan, printing = lay_out(
+        html, settings, styles, source, marks=marks, variant=variant, parts=parts, sheets=sheets
+    )
     return dataclasses.replace(plan, pdf=printing.result())
 
 
@@ -105,14 +108,16 @@ def lay_out(
     store: PartStore | None = None,
     salt: str = "",
     parts: int | None = None,
+    sheets: tuple[str, ...] = INTERIOR_SHEETS,
 ) -> tuple[PrintLayout, Printing]:
     """Lay out the interior in parts on both cores (pdfjob.py): everything about its pages, with the
     PDF still being written (`Printing`). `store` keeps laid-out parts, so that an edit lays out again
     only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
-    images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one."""
+    images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one. `sheets`: the
+    style sheets under `styles` (an edition's layout adds its layer, edition.py)."""
     fetcher = GrayFetcher(styles, source, images_root=source)
     profiles: dict[str, object] = {}
-    stylesheets, fonts = printfonts.stylesheets(styles, INTERIOR_SHEETS, fetcher)  # the bundled fonts only
+    stylesheets, fonts = printfonts.stylesheets(styles, sheets, fetcher)  # the bundled fonts only
     stylesheets += variant_stylesheets(variant, styles, fetcher, profiles, fonts)
     interior = pdfparts.Interior.parse(html)
     pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)

@@ -17,7 +17,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from markupsafe import Markup
 
 from companion.core.cache import Cache, code_digest, digest
-from companion.source import markdown
+from companion.render.edition import Edition
+from companion.source import gating, markdown
 from companion.source.markdown import Target
 from companion.source.model import Companion, Question, Spoilable
 from companion.source.validate import Validated
@@ -54,19 +55,6 @@ class Document:
 
 
 @dataclass(frozen=True)
-class Edition:
-    spoilers: bool = True
-
-    @property
-    def suffix(self) -> str:
-        return "" if self.spoilers else "-spoiler-free"
-
-    @property
-    def note(self) -> str:
-        return "" if self.spoilers else "Spoiler-free edition: safe to read before finishing the novel."
-
-
-@dataclass(frozen=True)
 class RenderedBook:
     validated: Validated
     edition: Edition
@@ -91,7 +79,7 @@ def plan(companion: Companion, edition: Edition) -> tuple[Section, ...]:
     """The book's sections in reading order, for this edition."""
 
     def keep(items: Iterable[Spoilable]) -> tuple[Any, ...]:
-        return tuple(item for item in items if edition.spoilers or not item.spoilers)
+        return tuple(item for item in items if edition.keeps(item.reveals))
 
     sections = [
         Section("cover", "cover", "Cover", "frontmatter", "cover", targets=("epub",), in_toc=False),
@@ -119,7 +107,7 @@ def plan(companion: Companion, edition: Edition) -> tuple[Section, ...]:
         Section("about", "about", "About the Novel", "bodymatter", "chapter", "doc-chapter"),
     ]
     for chapter in companion.chapters:
-        if edition.spoilers or not chapter.spoilers:
+        if edition.keeps(chapter.reveals):
             sections.append(
                 Section(
                     chapter.id,
@@ -151,7 +139,7 @@ def inside(companion: Companion, edition: Edition) -> str:
     """What this edition holds, for its back cover: "Inside: 20 discussion questions, ..."."""
 
     def count(items: Iterable[Spoilable]) -> int:
-        return sum(1 for item in items if edition.spoilers or not item.spoilers)
+        return sum(1 for item in items if edition.keeps(item.reveals))
 
     counts = (
         (count(companion.questions), "discussion question"),
@@ -161,8 +149,11 @@ def inside(companion: Companion, edition: Edition) -> str:
         (count(companion.timeline), "timeline event"),
     )
     parts = [f"{n} {name}{'' if n == 1 else 's'}" for n, name in counts if n]
-    if any(edition.spoilers or not chapter.spoilers for chapter in companion.chapters):
-        parts.append("reading notes on each part of the novel")
+    revealing = [chapter for chapter in companion.chapters if chapter.reveals]
+    kept = [chapter for chapter in revealing if edition.keeps(chapter.reveals)]
+    if kept:
+        which = "each part of the novel" if kept == revealing else "the parts read so far"
+        parts.append(f"reading notes on {which}")
     if not parts:
         return ""
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -213,11 +204,12 @@ def render(
     links = link_targets(sections, target)
     toc = [{"href": links[s.id], "title": s.title, "matter": s.matter} for s in sections if s.in_toc]
     about = companion.about
-    if not edition.spoilers:
+    if edition.gated:
+        synopsis = about.synopsis
         about = about.model_copy(
             update={
-                "setting": about.setting if not about.setting.spoilers else None,
-                "synopsis": about.synopsis if about.synopsis and not about.synopsis.spoilers else None,
+                "setting": about.setting if edition.keeps(about.setting.reveals) else None,
+                "synopsis": synopsis if synopsis and edition.keeps(synopsis.reveals) else None,
             }
         )
     common = {
@@ -228,6 +220,8 @@ def render(
         "images": images,
         "toc": toc,
         "edition_note": edition.note,
+        "through": edition.rank,
+        "parts": gating.ranks(companion.book),
         "stylesheets": stylesheets,
         "standalone": target == "epub",
         "cover_image": images.get("@cover", ""),
@@ -326,6 +320,8 @@ def _md(context: Any, text: str, prefix: str = "") -> Markup:
         prefix=base,
         links=context["links"],
         images=context["images"],
+        through=context.get("through"),
+        parts=context.get("parts"),
     )
     return Markup(fragment.html + "".join(fragment.notes))
 

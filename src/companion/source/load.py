@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from companion.core import gate
 from companion.core.errors import CompanionError, Diagnostic, Location, diagnostic
+from companion.source import gating
 from companion.source import model as m
 from companion.source.yamlfile import Parsed, Places, parse_yaml, read_text
 
@@ -79,15 +80,17 @@ def load(source: Path) -> Loaded:
                     diagnostic(Location(shown, 1), "C004", "file has only comments or blank lines")
                 )
                 continue
-            values[attr] = _validate(_ADAPTERS[name], parsed, problems)
+            context = {"parts": gating.ranks(values["book"])} if values.get("book") else None
+            values[attr] = _validate(_ADAPTERS[name], parsed, problems, context)
         except CompanionError as exc:
             problems.extend(exc.diagnostics)
             continue
         places.update({(name, *key): loc for key, loc in parsed.places.items()})
     chapters = []
+    context = {"parts": gating.ranks(values["book"])} if values.get("book") else None
     for path in _chapter_files(source, problems):
         try:
-            chapter = _chapter(path, _shown(source, path), source, problems)
+            chapter = _chapter(path, _shown(source, path), source, problems, context)
         except CompanionError as exc:
             problems.extend(exc.diagnostics)
             continue
@@ -156,10 +159,16 @@ def load_book(source: Path) -> m.Book | None:
     return book
 
 
-def _validate(schema: tuple[TypeAdapter[Any], Any], parsed: Parsed, problems: list[Diagnostic]) -> Any:
+def _validate(
+    schema: tuple[TypeAdapter[Any], Any],
+    parsed: Parsed,
+    problems: list[Diagnostic],
+    context: dict[str, Any] | None = None,
+) -> Any:
+    """`context["parts"]`: the novel's part ids and ranks, which `reveals` is checked against."""
     adapter, kind = schema
     try:
-        return adapter.validate_python(parsed.data)
+        return adapter.validate_python(parsed.data, context=context)
     except ValidationError as exc:
         problems.extend(_diagnostics(exc, kind, parsed.places))
         return None
@@ -199,11 +208,21 @@ def _diagnostics(exc: ValidationError, kind: Any, places: Places) -> list[Diagno
                     where, "C013", f"required field `{_field(loc)}` is missing", f"add `{loc[-1]}: ...`"
                 )
             )
+        elif error_type in _GATING:
+            code, key, hint = _GATING[error_type]
+            out.append(Diagnostic(_find(places, (*loc, key)), code, str(error["msg"]), hint))
         else:
             message, hint = _explain(error, loc)
             out.append(Diagnostic(_find(places, loc), "C014", message, hint))
     return out
 
+
+_GATING = {
+    # pydantic error type (gating.py, model.py): code, the key it is about, hint
+    "unknown_part": ("C080", "reveals", "name one of `novel.parts` in book.yaml, or `start`"),
+    "spoilers_disagree": ("C081", "spoilers", "drop `spoilers:`; `reveals:` says how far it gives away"),
+    "duplicate_part": ("C082", "parts", "give each part its own id (`start` and `end` are taken)"),
+}
 
 _PATTERNS = {
     r"^[a-z][a-z0-9-]{0,63}$": "an id: lowercase letters, digits and -, starting with a letter (64 at most)",
@@ -289,7 +308,9 @@ def _flatten(annotation: Any) -> list[Any]:
     return [leaf for arg in args for leaf in _flatten(arg)]
 
 
-def _chapter(path: Path, shown: str, source: Path, problems: list[Diagnostic]) -> m.Chapter | None:
+def _chapter(
+    path: Path, shown: str, source: Path, problems: list[Diagnostic], context: dict[str, Any] | None
+) -> m.Chapter | None:
     text = read_text(path, shown, source)
     fences = list(_FENCE.finditer(text))
     if not fences or fences[0].start() != 0:
@@ -315,7 +336,7 @@ def _chapter(path: Path, shown: str, source: Path, problems: list[Diagnostic]) -
     if not isinstance(parsed.data, dict):
         problems.append(diagnostic(Location(shown, 2, 1), "C015", "front matter must be `key: value` lines"))
         return None
-    front = _validate(_FRONT_MATTER, parsed, problems)
+    front = _validate(_FRONT_MATTER, parsed, problems, context)
     if front is None:
         return None
     if not body.strip():
@@ -332,6 +353,7 @@ def _chapter(path: Path, shown: str, source: Path, problems: list[Diagnostic]) -
         title=front.title,
         body=body,
         spoilers=front.spoilers,
+        reveals=front.reveals,
         epigraph=front.epigraph,
         path=shown,
         body_line=body_line,

@@ -21,9 +21,11 @@ from typing import Any, Literal
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from companion.core.cache import memo
+from companion.source import gating
 
 Target = Literal["epub", "print"]
 
@@ -35,7 +37,7 @@ _INITIAL = re.compile(r"\b([A-Z])\. (?=[A-Z][a-z])")
 class Reference:
     """Something a text points at, `line` lines below its first line."""
 
-    kind: Literal["xref", "image", "link", "html", "footnote", "nesting"]
+    kind: Literal["xref", "image", "link", "html", "footnote", "nesting", "section", "fence"]
     target: str
     line: int
     alt: str = ""
@@ -67,6 +69,10 @@ def parser() -> MarkdownIt:
     # writes an address that is not a #cross-reference or mailto:.
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin, inline=False)
+    # A chapter's gated section (gating.py): `::: reveals part-two` ... `:::`. Every `:::` fence is
+    # parsed as one, so that validate can refuse any other words at their line; an edition that may
+    # not see the section drops its tokens before rendering, and the fences themselves render nothing.
+    md.use(container_plugin, name=gating.FENCE, validate=lambda *_: True, render=lambda *_: "")
     md.core.ruler.push("nbsp", _nbsp)
     md.add_render_rule("html_block", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
     md.add_render_rule("html_inline", lambda self, tokens, idx, options, env: _escape_html(tokens[idx]))
@@ -139,10 +145,11 @@ def _render_image(self: Any, tokens: list[Token], idx: int, options: Any, env: d
 
 
 def _render_footnote_ref(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
-    number = tokens[idx].meta["id"] + 1
+    ident = tokens[idx].meta["id"]
+    number = env.get("numbers", {}).get(ident, ident + 1)
     prefix = env["prefix"]
     if env["target"] == "print":
-        note = env["notes"].get(number - 1, "")
+        note = env["notes"].get(ident, "")
         return f'<span class="footnote">{note}</span>'
     return (
         f'<a class="noteref" epub:type="noteref" role="doc-noteref" id="{prefix}-ref-{number}" '
@@ -205,6 +212,12 @@ def _inspect(text: str) -> tuple[Reference, ...]:
     for token in tokens:
         if token.map:
             line = token.map[0]
+        if token.type == SECTION_OPEN:
+            part = gating.section_part(token.info)
+            if part is None:
+                found.append(Reference("fence", token.info.strip(), line, needle=token.markup))
+            else:
+                found.append(Reference("section", part, line, needle=part))
         if token.type == "html_block":
             first = token.content.strip().splitlines()[0] if token.content.strip() else ""
             found.append(Reference("html", _short(token.content.strip()), line, needle=first[:40]))
@@ -258,18 +271,27 @@ def to_html(
     prefix: str,
     links: Mapping[str, str],
     images: Mapping[str, str],
+    through: int | None = None,
+    parts: Mapping[str, int] | None = None,
 ) -> Fragment:
-    """Render block Markdown for `target`; footnote ids start with `prefix`."""
+    """Render block Markdown for `target`; footnote ids start with `prefix`. With `through` (a stage's
+    rank, gating.py), the sections that reveal a later part of `parts` are left out, with their notes."""
     md = parser()
     env: dict[str, Any] = {"links": links, "images": images, "prefix": prefix, "target": target, "notes": {}}
     tokens, _ = _parsed(text)
-    body, notes = _split_footnotes(list(tokens))
+    body, notes = _split_footnotes(_gated(tokens, through, parts or {}))
+    cited = dict.fromkeys(
+        child.meta["id"] for token in body for child in token.children or () if child.type == "footnote_ref"
+    )
+    env["numbers"] = {ident: number for number, ident in enumerate(cited, start=1)}
     rendered_notes = {
-        number: md.renderer.render(note_tokens, md.options, env).strip()
-        for number, note_tokens in notes.items()
+        env["numbers"][ident] - 1: md.renderer.render(note_tokens, md.options, env).strip()
+        for ident, note_tokens in notes.items()
+        if ident in env["numbers"]
     }
     if target == "print":
-        env["notes"] = {n: _inline_note(h) for n, h in rendered_notes.items()}
+        old = {number - 1: ident for ident, number in env["numbers"].items()}
+        env["notes"] = {old[n]: _inline_note(h) for n, h in rendered_notes.items()}
         return Fragment(md.renderer.render(body, md.options, env))
     asides = tuple(
         f'<aside class="footnote" epub:type="footnote" role="doc-footnote" id="{prefix}-fn-{n + 1}">'
@@ -278,6 +300,31 @@ def to_html(
         for n, note in sorted(rendered_notes.items())
     )
     return Fragment(md.renderer.render(body, md.options, env), asides)
+
+
+SECTION_OPEN = f"container_{gating.FENCE}_open"
+SECTION_CLOSE = f"container_{gating.FENCE}_close"
+
+
+def _gated(tokens: tuple[Token, ...], through: int | None, parts: Mapping[str, int]) -> list[Token]:
+    """The tokens an edition through stage `through` may show: a section fenced `::: reveals <part>`
+    whose part comes later is dropped whole (nested fences included)."""
+    if through is None:
+        return list(tokens)
+    kept: list[Token] = []
+    skipping: int | None = None
+    for token in tokens:
+        if skipping is not None:
+            if token.type == SECTION_CLOSE and token.level == skipping:
+                skipping = None
+            continue
+        if token.type == SECTION_OPEN:
+            part = gating.section_part(token.info) or ""
+            if not gating.visible(parts.get(part, 0), through):
+                skipping = token.level
+                continue
+        kept.append(token)
+    return kept
 
 
 def _split_footnotes(tokens: list[Token]) -> tuple[list[Token], dict[int, list[Token]]]:

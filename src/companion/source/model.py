@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 from companion.core.errors import Location
+from companion.source import gating
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 """A non-empty string; Markdown where the field says so."""
@@ -27,6 +29,7 @@ TRIMS: dict[str, tuple[float, float]] = {
     "5.25x8": (5.25, 8.0),
     "5.5x8.5": (5.5, 8.5),
     "6x9": (6.0, 9.0),
+    "7x10": (7.0, 10.0),
     "a5": (5.83, 8.27),
 }
 """Trim sizes in inches, width x height."""
@@ -40,7 +43,16 @@ class Model(BaseModel):
 
 
 class Spoilable(Model):
+    """An item that may give part of the novel away (gating.py): `reveals` is the rank of the part a
+    reader must have finished to see it (0: nothing), `spoilers` whether it gives anything away."""
+
     spoilers: bool = False
+    reveals: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reveals(cls, value: Any, info: ValidationInfo) -> Any:
+        return gating.resolve(value, info.context)
 
 
 class Passage(Spoilable):
@@ -50,8 +62,15 @@ class Passage(Spoilable):
 
     @model_validator(mode="before")
     @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"text": value} if isinstance(value, str) else value
+    def _reveals(cls, value: Any, info: ValidationInfo) -> Any:  # replaces Spoilable's
+        return gating.resolve({"text": value} if isinstance(value, str) else value, info.context)
+
+
+class Part(Model):
+    """One part of the novel, in reading order: what a gated edition is built through."""
+
+    id: Ident
+    title: Text
 
 
 class Novel(Model):
@@ -61,10 +80,23 @@ class Novel(Model):
     publisher: str = ""
     genre: str = ""
     facts: tuple[Text, ...] = ()
+    parts: tuple[Part, ...] = ()
+    """The novel's parts (gating.py); none: the novel is one part."""
+
+    @model_validator(mode="after")
+    def _distinct_parts(self) -> Novel:
+        seen: set[str] = {gating.START, gating.WHOLE}
+        for part in self.parts:
+            if part.id in seen:
+                raise PydanticCustomError(
+                    "duplicate_part", "part id `{part}` is used twice or reserved", {"part": part.id}
+                )
+            seen.add(part.id)
+        return self
 
 
 class PrintSettings(Model):
-    trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "a5"] = "5.5x8.5"
+    trim: Literal["5x8", "5.25x8", "5.5x8.5", "6x9", "7x10", "a5"] = "5.5x8.5"
     paper: Literal["white", "cream"] = "cream"
     printer: Literal["default", "kdp", "ingramspark"] = "default"
     """The print-on-demand profile (printers.py): `default` satisfies KDP and IngramSpark at once."""
@@ -216,6 +248,8 @@ class Chapter:
     title: str
     body: str
     spoilers: bool
+    reveals: int
+    """The rank of the part the chapter gives away (gating.py); its sections may reveal more."""
     epigraph: Epigraph | None
     path: str
     body_line: int

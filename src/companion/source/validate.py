@@ -18,8 +18,9 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel
 
 from companion.core import gate
+from companion.core.codes import CODES
 from companion.core.errors import CompanionError, Diagnostic, Location, diagnostic, fail_if
-from companion.source import fonts, markdown, voices
+from companion.source import fonts, gating, markdown, voices
 from companion.source.bookcheck import check_cover_text, check_isbn
 from companion.source.fontcoverage import font_coverage
 from companion.source.images import ImageProblem, probe_image
@@ -122,6 +123,7 @@ def _check_content(
     root = Path(companion.root).resolve()
     lines: dict[str, list[str]] = {}
     coverage = font_coverage((styles or root.parent / "styles") / "fonts")
+    parts = gating.ranks(companion.book) if companion.book is not None else None
     for text, where in texts(companion):
         for ref in markdown.inspect(text):
             here = _pinpoint(where, ref.line, ref.needle, lines)
@@ -137,6 +139,12 @@ def _check_content(
                 problems.append(diagnostic(here, "C022", message, hint))
             elif ref.kind == "link":
                 _check_link(ref.target, here, problems)
+            elif ref.kind == "fence":
+                message = f"`::: {ref.target}` is not a section fence" if ref.target else "a bare `:::` fence"
+                problems.append(diagnostic(here, "C083", message, CODES["C083"].hint))
+            elif ref.kind == "section" and parts is not None and ref.target not in parts:
+                hint = f"the parts are {', '.join(f'`{p}`' for p in parts)}"
+                problems.append(diagnostic(here, "C080", f"no part `{ref.target}`", hint))
             elif ref.kind == "footnote":
                 message = f"footnote `[^{ref.target}]` is used but never defined"
                 problems.append(diagnostic(here, "C024", message))

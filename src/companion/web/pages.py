@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from companion.render.render import Document, RenderedBook, environment
 from companion.source import markdown
-from companion.web.stages import Stage
+from companion.web.stages import Stage, label
 
 SKIPPED = {"cover", "titlepage"}
 """Sections the contents page stands in for (cover, title and edition note)."""
@@ -86,7 +86,7 @@ def page(
     name = markdown.plain(book.title)
     full = f"{title} · {name}" if title != name else title
     if stage is not None:
-        full += f" ({stage.title})"
+        full += f" ({label(stage)})"
     html = (
         environment()
         .get_template("web/page.html")
@@ -102,6 +102,7 @@ def page(
             scripts=[root + "assets/web.js", *scripts],
             kind=kind,
             stage=stage,
+            stage_label=label(stage) if stage is not None else "",
             root=root,
             home="index.html" if stage is not None else root + "index.html",
             content=Markup(body),

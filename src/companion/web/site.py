@@ -41,7 +41,7 @@ from companion.source import markdown
 from companion.source.validate import Validated
 from companion.web.pages import Link, Shell, content, page, web_documents
 from companion.web.search import chunks, index_script
-from companion.web.stages import Stage, edition, stages, within
+from companion.web.stages import Stage, edition, label, stages, within
 
 ASSETS = ("web.css", "web.js", "sw.js", "lunr.min.js")
 """The shell's own files (templates/web/), copied as they are; lunr.min.js is npm lunr 2.3.9's."""
@@ -79,12 +79,12 @@ def build(
     (file name, link text, bytes)."""
     companion = validated.companion
     book = companion.book
-    known = stages(companion)
+    known = stages(book)
     every = within(known, limit)
     images = {a.src: "../" + a.src for a in validated.assets} | {"@cover": "../cover.jpg"}
     renders: dict[str, RenderedBook] = {}
     for stage in every:
-        own = edition(stage, known)
+        own = edition(stage, book, limit)
         breaks = pages.breaks if pages is not None and own == limit else None
         renders[stage.id] = render(validated, own, "epub", images, page_breaks=breaks, cache=cache)
     if pages is not None:
@@ -104,7 +104,7 @@ def build(
         stage_files = _stage(shell, stage, renders[stage.id], listed, _size(small), hidden=stage.rank > 0)
         sizes[stage.id] = len(stage_files[f"{stage.id}/search-index.js"])
         files.update(stage_files)
-    choices = [{"id": s.id, "title": s.title, "note": _note(s, every)} for s in every]
+    choices = [{"id": s.id, "title": label(s), "note": _note(s, known)} for s in every]
     files["index.html"] = page(
         shell, kind="chooser", title=markdown.plain(book.title), path="index.html", stages=choices
     )
@@ -246,9 +246,9 @@ def _size(jpeg: bytes) -> tuple[int, int]:
 def _note(stage: Stage, every: Sequence[Stage]) -> str:
     if stage.rank == 0:
         return "Nothing from the novel is given away."
-    if stage is every[-1]:
+    if stage.rank == every[-1].rank:
         return "Everything, the ending included."
-    return f"What is safe once you have finished {stage.title}."
+    return f"Nothing from after {stage.title}."
 
 
 def _robots(base: str) -> bytes:

@@ -1,43 +1,37 @@
-"""render: the reading stages of the web edition, and the edition each stage shows.
+"""web package: the reading stages of the web edition, and the edition each stage shows.
 
-The one place that knows how far a reader can have read. Until the gating API (issue 18,
-`gating.stages`) lands, there are two stages taken from the `spoilers` flag: "start" (nothing
-revealed, rank 0) and "finished" (the whole companion, rank 1); an item's rank is 1 when it is
-marked `spoilers: true`, else 0. A stage shows the items whose rank is at most its own.
+The stages are the gating API's (source/gating.py): "before you start" (rank 0), then the end of
+each part of the novel in reading order; the last is the whole companion. A stage's folder holds
+the edition `Edition(through=<stage>)` keeps: every item whose `reveals` rank is at most the stage's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from typing import Any
 
-from companion.render.render import Edition
-from companion.source.model import Companion, Spoilable
+from companion.render.edition import Edition
+from companion.source import gating
+from companion.source.gating import Stage
 
-
-@dataclass(frozen=True)
-class Stage:
-    id: str
-    """A slug, and the stage's folder in the site."""
-    title: str
-    rank: int
+__all__ = ["Stage", "edition", "label", "stages", "within"]
 
 
-def stages(companion: Companion) -> tuple[Stage, ...]:
+def stages(book: Any) -> tuple[Stage, ...]:
     """Every stage in reading order: before starting the novel first, the whole companion last."""
-    del companion  # the parts of the novel come from book.yaml once the gating API is there
-    return (Stage("start", "Before you start", 0), Stage("finished", "Finished the novel", 1))
+    return gating.stages(book)
 
 
-def rank(item: Spoilable) -> int:
-    """The rank of the stage a reader must have reached to see `item`."""
-    return 1 if item.spoilers else 0
-
-
-def edition(stage: Stage, every: tuple[Stage, ...]) -> Edition:
-    """The edition that holds what a reader at `stage` may see."""
-    return Edition(spoilers=stage.rank >= every[-1].rank)
+def edition(stage: Stage, book: Any, limit: Edition) -> Edition:
+    """The edition a reader at `stage` may see, in the layout of the build's edition `limit`."""
+    return dataclasses.replace(Edition(through=stage.id), layout=limit.layout).bind(book)
 
 
 def within(every: tuple[Stage, ...], limit: Edition) -> tuple[Stage, ...]:
-    """The stages a build of edition `limit` may publish (a spoiler-free build: the first only)."""
-    return every if limit.spoilers else every[:1]
+    """The stages a build of edition `limit` may publish: none beyond its own (`--through`)."""
+    return every if limit.rank is None else tuple(s for s in every if s.rank <= limit.rank)
+
+
+def label(stage: Stage) -> str:
+    """How the chooser and the pages name a stage: "Before you start", "Finished Part One"."""
+    return stage.title if stage.rank == 0 else f"Finished {stage.title}"
