@@ -27,6 +27,7 @@ STYLESHEETS = ("styles/base.css", "styles/epub.css", "assets/web.css")
 
 _EPUB_TYPE = re.compile(r'\sepub:type="[^"]*"')
 _PAGEBREAK = re.compile(r'<span id="page-([^"]+)" class="pagebreak"[^>]*></span>')
+_FOOTNOTE = re.compile(r'<aside ([^>]*role="doc-footnote"[^>]*)>')
 _XHTML_LINK = re.compile(r'href="([A-Za-z0-9_.-]+)\.xhtml(#[^"]*)?"')
 
 
@@ -56,6 +57,9 @@ def content(document: Document) -> str:
     # The print page, shown in the margin by web.css (read as "Page 9"): DPUB's doc-pagebreak role
     # is for reading systems, and no web page's role.
     body = _PAGEBREAK.sub(r'<span id="page-\1" class="pagebreak" data-page="\1"></span>', body)
+    # Each footnote is named, so that two on a page are two distinct regions to a screen reader.
+    numbers = iter(range(1, 1000))
+    body = _FOOTNOTE.sub(lambda m: f'<aside {m.group(1)} aria-label="Note {next(numbers)}">', body)
     return _XHTML_LINK.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
 
 
