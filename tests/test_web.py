@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import itertools
 import json
 import re
 import shutil
@@ -23,8 +24,11 @@ import pytest
 from lxml import html as lxml_html
 
 from companion import pipeline
+from companion.render.edition import Edition
 from companion.source import gating
 from companion.source.load import load
+from companion.web import site as site_module
+from companion.web import stages
 
 from .seed import normal
 from .test_editions import REVEALING, distinctive, items, plain
@@ -110,7 +114,7 @@ def test_every_link_and_fragment_resolves_inside_the_site(site: Path) -> None:
     checked = 0
     for path in pages(site):
         tree = lxml_html.fromstring(path.read_bytes())
-        for element, attribute, link, _ in tree.iterlinks():
+        for element, _attribute, link, _ in tree.iterlinks():
             if element.tag == "meta" or (element.tag == "link" and element.get("rel") == "canonical"):
                 assert link.startswith(BASE_URL), link  # og:image, og:url: the published address
                 continue
@@ -304,7 +308,9 @@ class Recording(Browser):
                 return dict(message.get("result", {}))
 
     def load(self, url: str, *, width: int = 1100, dark: bool = False) -> None:
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False
+        )
         scheme = [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]
         self.call("Emulation.setEmulatedMedia", features=scheme)
         self.call("Page.navigate", url=url)
@@ -364,8 +370,10 @@ def test_a_reader_goes_from_the_chooser_through_every_page_by_next(
         assert title.endswith("(Finished Part One)")
         assert here == "index.html" or title.startswith(heading), (title, heading)
         assert browser.evaluate("document.querySelectorAll('h1').length") == 1
-        levels = browser.evaluate("[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])")
-        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), (here, levels)
+        levels = browser.evaluate(
+            "[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])"
+        )
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), (here, levels)
         back = browser.evaluate("(document.querySelector('a[rel=prev]') || {}).href || null")
         assert (back.split("/")[-1] if back else None) == previous
         if not browser.evaluate("!!document.querySelector('a[rel=next]')"):
@@ -406,7 +414,11 @@ def search(browser: Recording, server: str, stage: str, words: str) -> list[str]
     browser.load(f"{server}{stage}/search.html?q={words}")
     browser.wait("document.getElementById('search-status').textContent.includes('found')")
     assert browser.evaluate("document.getElementById('site-search-q').value") == words
-    return list(browser.evaluate("[...document.querySelectorAll('#search-results a')].map(a => a.getAttribute('href'))"))
+    return list(
+        browser.evaluate(
+            "[...document.querySelectorAll('#search-results a')].map(a => a.getAttribute('href'))"
+        )
+    )
 
 
 @slow
@@ -488,3 +500,104 @@ def test_the_skip_link_shows_on_focus_and_leads_to_the_main_text(browser: Record
     assert outline != "none"
     browser.evaluate("document.querySelector('.skip-link').click()")
     assert browser.evaluate("location.hash") == "#main"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Quick checks: no Chromium, no print layout
+
+
+def tiny_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (60, 90), "navy").save(out, "JPEG")
+    return out.getvalue()
+
+
+def quick_site(project: Path, **book: str) -> site_module.Site:
+    """The site of `project` with book.yaml's top-level keys changed, no page map and no downloads."""
+    path = project / "source" / "book.yaml"
+    text = path.read_text(encoding="utf-8")
+    for key, value in book.items():
+        text = re.sub(rf"^{key}:.*$", f"{key}: {value}", text, flags=re.MULTILINE)
+    path.write_text(text, encoding="utf-8")
+    validated = pipeline.check(pipeline.Project.at(project / "source"))
+    return site_module.build(validated, Edition(), None, tiny_jpeg(), lambda _text: [], [])
+
+
+def test_a_site_without_an_address_has_no_sitemap_and_says_so(project: Path) -> None:
+    path = project / "source" / "book.yaml"
+    path.write_text(re.sub(r"^web:\n  url: .*\n", "", path.read_text(encoding="utf-8"), flags=re.M))
+    built = quick_site(project)
+    assert "sitemap.xml" not in built.files and built.files["robots.txt"] == b"User-agent: *\nAllow: /\n"
+    assert [(d.code, d.message) for d in built.warnings] == [
+        (
+            "D051",
+            "no `web.url` in book.yaml: the site has no sitemap.xml, and its link previews name the "
+            "cover by a relative address",
+        )
+    ]
+    assert b'<meta property="og:image" content="../cover.jpg">' in built.files["start/about.html"]
+
+
+def test_the_search_of_a_book_not_in_english_warns_that_it_stems_english(project: Path) -> None:
+    built = quick_site(project, language="fr")
+    assert [(d.code, d.message) for d in built.warnings] == [
+        ("D050", "the web edition's search stems English words only; `fr` text is found by whole words")
+    ]
+
+
+def test_the_author_can_switch_the_sitemap_and_robots_off(project: Path) -> None:
+    path = project / "source" / "book.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "  sitemap: false\n", encoding="utf-8")
+    built = quick_site(project)
+    assert "sitemap.xml" not in built.files and "robots.txt" not in built.files
+    assert built.warnings == ()
+
+
+def test_a_web_address_that_is_not_http_is_refused(project: Path, cli: Any) -> None:
+    path = project / "source" / "book.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(BASE_URL, "ftp://example.org/guide"))
+    result = cli("check", str(project / "source"))
+    assert result.exit_code == 1
+    assert "error C014: `web.url` is not valid (found `ftp://example.org/guide`)" in result.stderr
+    assert "hint: write the site's address, starting http:// or https://" in result.stderr
+
+
+def test_a_gated_build_publishes_no_stage_beyond_its_own(project: Path) -> None:
+    validated = pipeline.check(pipeline.Project.at(project / "source"))
+    book = validated.companion.book
+    every = stages.stages(book)
+    limit = Edition(through="part-one").bind(book)
+    assert [s.id for s in stages.within(every, limit)] == ["start", "part-one"]
+    assert [s.id for s in stages.within(every, Edition())] == list(STAGES)
+    assert [stages.label(s) for s in every[:2]] == ["Before you start", "Finished Part One"]
+    assert stages.edition(every[-1], book, Edition()) == Edition()  # the last stage is everything
+    built = site_module.build(validated, limit, None, tiny_jpeg(), lambda _text: [], [])
+    assert {name.split("/")[0] for name in built.files if name.endswith(".html")} == {
+        "index.html",
+        "start",
+        "part-one",
+    }
+
+
+def test_the_site_replaces_the_old_folder_whole(tmp_path: Path) -> None:
+    from companion.core.write import write_tree
+
+    folder = tmp_path / "web"
+    write_tree(folder, {"old.html": b"old", "a/b.txt": b"1"})
+    write_tree(folder, {"a/b.txt": b"2"}, lambda tmp: (tmp / "extra.xml").write_bytes(b"x"))
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "a/b.txt",
+        "extra.xml",
+    ]
+
+    def fail(_tmp: Path) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_tree(folder, {"new.html": b"new"}, fail)
+    assert (folder / "a" / "b.txt").read_bytes() == b"2" and not (folder / "new.html").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["web"]  # no temporary folder left behind
