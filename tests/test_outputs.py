@@ -18,7 +18,7 @@ def test_what_each_request_needs() -> None:
 
 
 def test_file_names_follow_the_table_and_the_edition() -> None:
-    both = Request(frozenset({"cover", "pdf"}), Edition(spoilers=False))
+    both = Request(frozenset({"cover", "pdf"}), Edition(through="start"))
     assert [o.name for o in both.outputs("cover", "nlmg", b"pdf", b"jpg")] == [
         "nlmg-spoiler-free-cover.pdf",
         "nlmg-spoiler-free-cover.jpg",
@@ -29,7 +29,7 @@ def test_file_names_follow_the_table_and_the_edition() -> None:
 
 
 def test_formats_come_from_the_table() -> None:
-    assert FORMATS == ("epub", "kepub", "pdf", "cover") and EXTRA_FORMATS == ("read-along",)
+    assert FORMATS == ("epub", "kepub", "pdf", "cover") and EXTRA_FORMATS == ("read-along", "web")
     assert len({k.format for k in KINDS}) == len(KINDS)
     with pytest.raises(ValueError, match="unknown format mobi"):
         Request(frozenset({"mobi"}))
