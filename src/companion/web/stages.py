@@ -34,4 +34,6 @@ def within(every: tuple[Stage, ...], limit: Edition) -> tuple[Stage, ...]:
 
 def label(stage: Stage) -> str:
     """How the chooser and the pages name a stage: "Before you start", "Finished Part One"."""
-    return stage.title if stage.rank == 0 else f"Finished {stage.title}"
+    if stage.rank == 0:
+        return stage.title
+    return "Finished the novel" if stage.id == gating.WHOLE else f"Finished {stage.title}"
