@@ -545,7 +545,11 @@ def test_a_site_without_an_address_has_no_sitemap_and_says_so(project: Path) -> 
 def test_the_search_of_a_book_not_in_english_warns_that_it_stems_english(project: Path) -> None:
     built = quick_site(project, language="fr")
     assert [(d.code, d.message) for d in built.warnings] == [
-        ("D050", "the web edition's search stems English words only; `fr` text is found by whole words")
+        (
+            "D050",
+            "the web edition's search knows English word forms only: in `fr` text it finds a word as "
+            "written, not always its other forms",
+        )
     ]
 
 

@@ -256,8 +256,8 @@ CODES: dict[str, Code] = {
     # The web edition (web.py)
     "D050": Code(
         "warning",
-        "the web search stems English words only",
-        "readers find words in other languages as written",
+        "the web search knows English word forms only",
+        "readers find words of other languages as written",
     ),
     "D051": Code(
         "warning",

@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lunr import lunr
 from lxml import html as lxml_html
 
 _HEADINGS = {"h1", "h2", "h3"}
@@ -84,6 +83,8 @@ def chunks(file: str, page_title: str, markup: str) -> list[Chunk]:
 def index_script(found: Iterable[Chunk]) -> bytes:
     """The stage's index as a script that sets `window.companionSearch` (a script, not JSON to
     fetch, so that search works from the file system too)."""
+    from lunr import lunr  # only a web build needs it: `companion check` starts without
+
     docs = list(found)
     index = lunr(
         ref="id",

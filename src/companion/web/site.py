@@ -139,8 +139,8 @@ def build(
             diagnostic(
                 Location("source/book.yaml"),
                 "D050",
-                f"the web edition's search stems English words only; `{book.language}` text is "
-                "found by whole words",
+                f"the web edition's search knows English word forms only: in `{book.language}` "
+                "text it finds a word as written, not always its other forms",
             )
         )
     return Site(dict(sorted(files.items())), tuple(warnings), sizes)
