@@ -116,3 +116,10 @@ def test_a_link_to_an_item_of_a_later_part_keeps_its_words() -> None:
     )  # links to #deferral (Part Three)
     assert '<span class="xref-unlinked">deferral</span>' in deferral.html
     assert "#deferral" not in deferral.html
+
+
+def test_an_unbound_stage_keeps_nothing_by_mistake() -> None:
+    """A part's stage means nothing until the book says what its parts are."""
+    with pytest.raises(ValueError, match="bind"):
+        Edition(through="part-one").keeps(0)
+    assert Edition(through="start").keeps(0) and not Edition(through="start").keeps(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from companion.outputs import EXTRA_FORMATS, FORMATS, KINDS, Request
-from companion.render.render import Edition
+from companion.render.edition import Edition
 
 
 def test_what_each_request_needs() -> None:

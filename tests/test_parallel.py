@@ -15,7 +15,7 @@ import pytest
 from companion import pipeline
 from companion.core import parallel
 
-from .tinysource import make_tiny
+from .tinysource import laid_out, make_tiny
 
 
 def child_pid(value: int) -> tuple[int, int]:
@@ -97,14 +97,13 @@ def test_pdf_written_in_a_child_is_the_pdf_written_inline(tmp_path: Path) -> Non
         "sys.stdout.buffer.write(r.outputs[0].data)"
     )
     child = subprocess.run([sys.executable, "-c", code, str(source)], capture_output=True, check=True).stdout
-    from companion.printing import interior as pdf
     from companion.render.render import Edition, print_document, render
     from companion.source.load import load
     from companion.source.validate import validate
 
     validated = validate(load(source), tmp_path / "styles")
     html = print_document(render(validated, Edition(), "print", {}))
-    inline = pdf.layout(html, validated.companion.book.print, tmp_path / "styles", source, variant="pdf/ua-1")
+    inline = laid_out(html, validated.companion.book.print, tmp_path / "styles", source, variant="pdf/ua-1")
     assert child.startswith(b"%PDF-1.7")
     assert child == inline.pdf
 

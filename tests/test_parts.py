@@ -25,7 +25,7 @@ from companion.source.load import load
 from companion.source.model import PrintSettings
 from companion.source.validate import validate
 
-from .tinysource import make_tiny
+from .tinysource import laid_out, make_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,8 +118,8 @@ def test_numbers_count_from_one_again_where_the_body_opens() -> None:
 
 def test_parts_give_the_same_pages_as_one_whole_layout(bundled: tuple[str, PrintSettings]) -> None:
     html, settings = bundled
-    whole = pdf.layout(html, settings, ROOT / "styles", ROOT / "source", parts=1)
-    split = pdf.layout(html, settings, ROOT / "styles", ROOT / "source", parts=4)
+    whole = laid_out(html, settings, ROOT / "styles", ROOT / "source", parts=1)
+    split = laid_out(html, settings, ROOT / "styles", ROOT / "source", parts=4)
     assert split.page_count == whole.page_count
     assert split.page_starts == whole.page_starts
     assert split.folios == whole.folios

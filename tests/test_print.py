@@ -19,6 +19,7 @@ from companion.source.load import load
 from companion.source.validate import validate
 
 from .seed import normal
+from .tinysource import laid_out as lay_out_now
 from .tinysource import make_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ def laid_out() -> tuple[str, PrintLayout]:
     html = print_document(
         render(validated, Edition(), "print", {a.src: a.path.as_uri() for a in validated.assets})
     )
-    return html, pdf.layout(html, validated.companion.book.print, ROOT / "styles", ROOT / "source")
+    return html, lay_out_now(html, validated.companion.book.print, ROOT / "styles", ROOT / "source")
 
 
 def test_gutter_grows_with_the_page_count() -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
+
+from companion.printing import interior
+from companion.printing.layout import PrintLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,3 +51,9 @@ def make_tiny(root: Path, *, styles: bool = True) -> Path:
     if styles and not (root / "styles").exists():
         shutil.copytree(ROOT / "styles", root / "styles")
     return source
+
+
+def laid_out(html: str, settings: Any, styles: Path, source: Path, **options: Any) -> PrintLayout:
+    """The interior laid out and written at once (the build keeps writing while it packages)."""
+    plan, printing = interior.lay_out(html, settings, styles, source, **options)
+    return dataclasses.replace(plan, pdf=printing.result())

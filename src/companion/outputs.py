@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from companion.core.errors import Diagnostic
-from companion.render.render import Edition
+from companion.render.edition import Edition
 
 if TYPE_CHECKING:
     from companion.readalong.narration import Stats

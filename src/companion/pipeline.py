@@ -9,7 +9,6 @@ them (steps.py); what to build is one table (outputs.py). Everything is computed
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,20 +79,18 @@ def build(
     printer: str | None = None,
 ) -> BuildResult:
     """Every requested output, in memory. `printer` overrides book.yaml's `print.printer`."""
-    request = Request(frozenset(formats), edition, marks, variant, page_list, printer)
-    edition.look.require(project.styles)
+    layout = edition.look  # the edition's layout: its style sheet layer and its print settings
+    layout.require(project.styles)
     with Steps(project, progress) as steps:
         progress("load")
-        early = edition.look.book(load_book(project.source)) if request.needs_front_cover else None
-        asked = edition  # the layout's trim and paper (above) are the front cover's shape
-        with contextlib.suppress(CompanionError):  # an unknown stage is reported once the source is checked
-            edition = asked.bind(early) if early is not None else asked
-        if early is not None:  # the front cover starts before validation, on the other core
-            steps.start_front_cover(early, edition)
-        validated = edition.look.apply(printers.for_printer(check(project, save_memos=True), printer))
+        if Request(frozenset(formats)).needs_front_cover:  # starts before validation, on the other core
+            early = layout.book(load_book(project.source))
+            with contextlib.suppress(CompanionError):  # an unknown stage is reported after validation
+                steps.start_front_cover(early, edition.bind(early) if early is not None else edition)
+        validated = layout.apply(printers.for_printer(check(project, save_memos=True), printer))
         book = validated.companion.book
-        edition = asked.bind(book)
-        request = dataclasses.replace(request, edition=edition)  # outputs are named by the bound edition
+        edition = edition.bind(book)  # the stage found among the novel's parts (C084 when it is not)
+        request = Request(frozenset(formats), edition, marks, variant, page_list, printer)
         if request.needs_front_cover:  # drawn again if book.yaml changed meanwhile
             steps.start_front_cover(book, edition)
         if request.wants("read-along"):
@@ -105,13 +102,9 @@ def build(
                 validated, edition, "print", {a.src: a.path.as_uri() for a in validated.assets}
             )
             steps.front_cover(stage=False)  # its child is collected before the layout's workers fork
-            interior = steps.lay_out(
-                validated,
-                print_document(printed),
-                marks=marks,
-                variant=variant,
-                sheets=edition.look.sheets(INTERIOR_SHEETS),
-            )
+            html = print_document(printed)
+            sheets = layout.sheets(INTERIOR_SHEETS)
+            interior = steps.lay_out(validated, html, marks=marks, variant=variant, sheets=sheets)
 
         outputs: list[Output] = []
         rendered = pages = None
@@ -157,9 +150,9 @@ def build(
             warnings += print_warnings(interior.plan, assets, book.slug + edition.suffix)
         if request.wants("web") and data:
             progress("web edition")
-            site = _web(steps, validated, edition, pages, front, book.slug + edition.suffix, data, pdf)
-            outputs += [Output(f"{WEB}/{name}", content) for name, content in site.files.items()]
-            warnings += site.warnings
+            web = _web(steps, validated, edition, pages, front, book.slug + edition.suffix, data, pdf)
+            outputs += [Output(f"{WEB}/{name}", content) for name, content in web.files.items()]
+            warnings += web.warnings
         steps.prune()
     notes = (NO_ISBN,) if request.wants("cover") and book.isbn is None else ()
     if read_along is not None:

@@ -70,9 +70,8 @@ def _front_cover(project: Project, cache: Cache, book: Book, edition: Edition) -
     key = digest(_cover_key(project, book, edition), "front")
     job = _FrontCover(cache, key, data=cache.get("cover", key, ".jpg"))
     if job.data is None:
-        job.pending = parallel.start(
-            _draw_front, book, project.styles, edition.content_note, edition.look.label
-        )
+        note, badge = edition.content_note, edition.look.label
+        job.pending = parallel.start(_draw_front, book, project.styles, note, badge)
     return job
 
 
@@ -322,6 +321,7 @@ class Steps:
         variant: str | None,
         sheets: tuple[str, ...] = fonts.INTERIOR_SHEETS,
     ) -> _Interior:
+        """The interior laid out with the style sheets `sheets` (an edition's layout adds its layer)."""
         self.progress("lay out PDF")
         interior = _print_layout(
             self.project, self.cache, validated, html, marks=marks, variant=variant, sheets=sheets

@@ -12,16 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from companion.deliver.opds_books import (
-    ATOM_FEED_TYPE,
-    CATALOG_JSON,
-    CATALOG_XML,
-    ENTRY_SUFFIX,
-    ENTRY_TYPE,
-    EPOCH,
-    JSON_FEED_TYPE,
-    Book,
-)
+from companion.deliver import opds_books as shelf
+from companion.deliver.opds_books import Book
 from companion.deliver.opds_books import quote_name as _file
 
 ACQUISITION = "http://opds-spec.org/acquisition"
@@ -35,25 +27,27 @@ def feed(found: Sequence[Book], number: int = 1, size: int | None = None) -> dic
     shown = found[(number - 1) * size : number * size] if size else found
     metadata: dict[str, Any] = {
         "title": found[0].meta.title if len(found) == 1 else "Books",
-        "modified": max((b.meta.updated for b in found), default=EPOCH),
+        "modified": max((b.meta.updated for b in found), default=shelf.EPOCH),
         "numberOfItems": len(found),
     }
     if size:
         metadata |= {"itemsPerPage": size, "currentPage": number}
     links = [
-        {"rel": "self", "href": _page(number), "type": JSON_FEED_TYPE},
-        {"rel": "start", "href": CATALOG_JSON, "type": JSON_FEED_TYPE},
-        {"rel": "alternate", "href": CATALOG_XML, "type": ATOM_FEED_TYPE},
+        {"rel": "self", "href": _page(number), "type": shelf.JSON_FEED_TYPE},
+        {"rel": "start", "href": shelf.CATALOG_JSON, "type": shelf.JSON_FEED_TYPE},
+        {"rel": "alternate", "href": shelf.CATALOG_XML, "type": shelf.ATOM_FEED_TYPE},
     ]
     if size:
         for rel, target in (("first", 1), ("previous", number - 1), ("next", number + 1), ("last", pages)):
             if 1 <= target <= pages and (rel in ("first", "last") or target != number):
-                links.append({"rel": rel, "href": _page(target), "type": JSON_FEED_TYPE})
+                links.append({"rel": rel, "href": _page(target), "type": shelf.JSON_FEED_TYPE})
     value: dict[str, Any] = {"metadata": metadata, "links": links}
     if shown:
         value["publications"] = [publication(book) for book in shown]
     else:  # a feed needs publications or navigation: point at the (equally empty) Atom catalog
-        value["navigation"] = [{"href": CATALOG_XML, "title": "OPDS 1.2 catalog", "type": ATOM_FEED_TYPE}]
+        value["navigation"] = [
+            {"href": shelf.CATALOG_XML, "title": "OPDS 1.2 catalog", "type": shelf.ATOM_FEED_TYPE}
+        ]
     return value
 
 
@@ -93,7 +87,9 @@ def publication(book: Book) -> dict[str, Any]:
         }
         for kind, name, title in entry.downloads()
     ]
-    links.append({"rel": "alternate", "href": _file(f"{entry.slug}{ENTRY_SUFFIX}"), "type": ENTRY_TYPE})
+    links.append(
+        {"rel": "alternate", "href": _file(f"{entry.slug}{shelf.ENTRY_SUFFIX}"), "type": shelf.ENTRY_TYPE}
+    )
     value: dict[str, Any] = {"metadata": metadata, "links": links}
     images = [{"href": _file(name), "type": "image/jpeg"} for name in (entry.cover, entry.thumbnail) if name]
     if images:
@@ -102,4 +98,4 @@ def publication(book: Book) -> dict[str, Any]:
 
 
 def _page(number: int) -> str:
-    return CATALOG_JSON if number == 1 else f"{CATALOG_JSON}?page={number}"
+    return shelf.CATALOG_JSON if number == 1 else f"{shelf.CATALOG_JSON}?page={number}"

@@ -31,33 +31,15 @@ import zipfile
 from lxml import etree
 
 from companion.epub.package import repack
+from companion.epub.xhtml import NOT_PROSE, XHTML, SpanNumbers, tags
 
-XHTML = "http://www.w3.org/1999/xhtml"
 OPF = "http://www.idpf.org/2007/opf"
 OPS = "http://www.idpf.org/2007/ops"
 CONTAINER = "urn:oasis:names:tc:opendocument:xmlns:container"
 STYLE_HACKS = "div#book-inner { margin-top: 0; margin-bottom: 0; }"
 # kepubify's sentence rule: anything up to a stop, an optional closing quote, and the spaces after it.
 _SENTENCE = re.compile(r".*?[.!?:]['\"\u201d\u2019\u201c\u2026]?\s*", re.DOTALL)
-_SKIP = {
-    f"{{{XHTML}}}{name}"
-    for name in (
-        "script",
-        "style",
-        "pre",
-        "audio",
-        "video",
-        "title",
-        "head",
-        "textarea",
-        "select",
-        "option",
-        "noscript",
-        "template",
-        "picture",
-        "rp",
-    )
-}
+_SKIP = tags(*NOT_PROSE, "pre", "audio", "video")
 _PARAGRAPHS = {f"{{{XHTML}}}{name}" for name in ("p", "ol", "ul", "table")}
 # Elements whose content model has no room for a span: their (blank) text is left alone.
 _NO_PHRASING = {
@@ -158,21 +140,11 @@ def _noterefs(body: etree._Element, name: str) -> None:
             link.set("href", name + href)
 
 
-class _Spanner:
+class _Spanner(SpanNumbers):
     """Numbers spans as Kobo does: kobo.<paragraph>.<segment>."""
 
-    def __init__(self) -> None:
-        self.para = 0
-        self.segment = 0
-        self.new_para = True  # KoboTouchExtended's start at 1 (kepubify's would give 0)
-
     def _span(self) -> etree._Element:
-        if self.new_para:
-            self.para += 1
-            self.segment = 0
-            self.new_para = False
-        self.segment += 1
-        return etree.Element(_SPAN, {"class": "koboSpan", "id": f"kobo.{self.para}.{self.segment}"})
+        return etree.Element(_SPAN, {"class": "koboSpan", "id": f"kobo.{self.next_number()}"})
 
     def _text_spans(self, text: str, in_p: bool) -> list[etree._Element | str]:
         """The pieces of `text`: spans, and blank pieces left as text (except directly in a p)."""

@@ -243,8 +243,8 @@ def _xmp(reader: PdfReader) -> str:
 
 
 def _declared(xmp: str, prefix: str, name: str) -> str:
-    match = re.search(rf"{prefix}:{name}(?:>|=\")([^<\"]+)", xmp)
-    return match.group(1).strip() if match else ""
+    match = re.search(rf"{prefix}:{name}(?:=\"([^\"]+)\"|(?:\s[^>]*)?>([^<]+)<)", xmp)  # attr. or element
+    return (match.group(1) or match.group(2)).strip() if match else ""
 
 
 def _variant(path: Path, reader: PdfReader) -> tuple[str, list[Diagnostic]]:

@@ -1,7 +1,8 @@
 """`companion preflight FILE`: check any built EPUB or PDF (ours or not) before it goes out.
 
 EPUBs: EPUBCheck, DAISY Ace, Kindle-ingestion traps and accessibility metadata (preflight_epub).
-PDFs: boxes, fonts, parity, tags and metadata, image resolution, variant, live area (preflight_pdf).
+PDFs: boxes, fonts, parity, tags and metadata, image resolution, variant, live area (preflight_pdf);
+an interior's pages through the layout lint (preflight/layout.py).
 Every finding is a Diagnostic; the caller prints them and exits 1 if there is any.
 """
 
@@ -61,6 +62,11 @@ def preflight(
         if kind == "pdf":
             findings, summary = check_pdf(path, any_fonts=any_fonts)
             done: tuple[str, ...] = ("PDF preflight",)
+            if summary is not None and not summary.cover:
+                from companion.preflight.layout import check_layout
+
+                findings += check_layout(path)
+                done += ("layout lint",)
             if printer is not None and summary is not None:
                 from companion.preflight.printer import check_printer
                 from companion.source.printers import printer as profile

@@ -314,20 +314,9 @@ def _output_intent(
     variant: str, styles: Path, fetcher: RestrictedFetcher, profiles: dict[str, object], config: Any
 ) -> list[Any]:
     """A PDF/X cover declares the ink-limited profile as its OutputIntent."""
-    from weasyprint import CSS
-
     if not variant.startswith("pdf/x"):
         return []
-    rule = f"@color-profile device-cmyk {{ src: url({inks.COVER_PROFILE}); components: c, m, y, k; }}"
-    return [
-        CSS(
-            string=rule,
-            base_url=str(styles) + "/",
-            url_fetcher=fetcher,
-            color_profiles=profiles,
-            font_config=config,
-        )
-    ]
+    return pdfx.output_intent(inks.COVER_PROFILE, styles, fetcher, profiles, config)
 
 
 def _fits(document: Any, area: _Area) -> bool:

@@ -20,7 +20,6 @@ content stream rewritten (a regular-expression substitution on the decoded bytes
 from __future__ import annotations
 
 import re
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -31,8 +30,6 @@ from companion.printing import pdfx
 
 PT_PER_IN = 72.0
 PRINT_FLAG = 4
-_DID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_BLANK_DID = b"xmp.did:00000000-0000-0000-0000-000000000000"
 _BDC = re.compile(rb"/[A-Za-z0-9_.]+\s*<<\s*/MCID\s+(\d+)\s*>>\s*BDC")
 
 
@@ -188,7 +185,8 @@ def bleed_boxes(pdf: pikepdf.Pdf, bleed_in: float) -> None:
 
 def finish_annotations_and_groups(pdf: pikepdf.Pdf, variant: str | None) -> None:
     """Links print (PDF/UA); a PDF/X-1a or X-3 loses its annotations, and is made valid for its
-    variant (pdfx.conform: fonts, transparency groups, colour spaces)."""
+    variant (pdfx.conform: fonts, transparency groups, colour spaces); a PDF/X says it is PDF/UA-1
+    too (pdfx.declare_ua)."""
     strict = variant in pdfx.STRICT
     for page in pdf.pages:
         annots = page.obj.get("/Annots")
@@ -202,6 +200,7 @@ def finish_annotations_and_groups(pdf: pikepdf.Pdf, variant: str | None) -> None
     if strict:
         _drop_link_objrs(pdf)
         pdfx.conform(pdf, variant)
+    pdfx.declare_ua(pdf, variant)
 
 
 def _drop_link_objrs(pdf: pikepdf.Pdf) -> None:
@@ -229,22 +228,3 @@ def _drop_link_objrs(pdf: pikepdf.Pdf) -> None:
                     node.K = Array()
                 else:
                     stack.append(kids)
-
-
-def blank_document_id(pdf: pikepdf.Pdf) -> bool:
-    """Zero the xmpMM:DocumentID WeasyPrint 70 writes into a PDF/X-4 (a uuid4), and drop the file
-    /ID made from it (qpdf keeps an existing /ID's first half even with deterministic_id); False if
-    there is none."""
-    metadata = pdf.Root.get("/Metadata")
-    if not isinstance(metadata, pikepdf.Stream) or not _DID.search(data := metadata.read_bytes()):
-        return False
-    metadata.write(_DID.sub(_BLANK_DID, data))
-    if "/ID" in pdf.trailer:
-        del pdf.trailer["/ID"]
-    return True
-
-
-def set_document_id(pdf: pikepdf.Pdf, digest: bytes) -> None:
-    """The zeroed DocumentID becomes a uuid made from `digest` (of the file saved with it zeroed)."""
-    document_id = f"xmp.did:{uuid.UUID(bytes=digest[:16], version=4)}".encode()
-    pdf.Root.Metadata.write(pdf.Root.Metadata.read_bytes().replace(_BLANK_DID, document_id))

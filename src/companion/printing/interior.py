@@ -7,7 +7,6 @@ The interior is laid out in parts on both cores and merged (pdfjob.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from weasyprint.text.fonts import FontConfiguration
 from companion.core.cache import digest
 from companion.printing import fontconfig as printfonts
 from companion.printing import parts as pdfparts
+from companion.printing import pdfx
 from companion.printing import speed as pdfspeed
 from companion.printing.fetcher import RestrictedFetcher
 from companion.printing.grayscale import GrayFetcher
@@ -77,24 +77,6 @@ def page_css(settings: PrintSettings, inside: float, marks: bool = False) -> str
 @page :left {{ margin-left: {outside:g}in; margin-right: {inside}in; }}
 @page :right {{ margin-left: {inside}in; margin-right: {outside:g}in; }}
 """
-
-
-def layout(
-    html: str,
-    settings: PrintSettings,
-    styles: Path,
-    source: Path,
-    *,
-    marks: bool = False,
-    variant: str | None = None,
-    parts: int | None = None,
-    sheets: tuple[str, ...] = INTERIOR_SHEETS,
-) -> PrintLayout:
-    """Lay out and write the interior."""
-    plan, printing = lay_out(
-        html, settings, styles, source, marks=marks, variant=variant, parts=parts, sheets=sheets
-    )
-    return dataclasses.replace(plan, pdf=printing.result())
 
 
 def lay_out(
@@ -157,16 +139,7 @@ def variant_stylesheets(
     """
     if not (variant or "").startswith("pdf/x"):
         return []
-    rule = f"@color-profile device-cmyk {{ src: url({CMYK_PROFILE}); components: c, m, y, k; }}"
-    return [
-        CSS(
-            string=rule,
-            base_url=str(styles) + "/",
-            url_fetcher=fetcher,
-            color_profiles=profiles,
-            font_config=fonts,
-        )
-    ]
+    return pdfx.output_intent(CMYK_PROFILE, styles, fetcher, profiles, fonts)
 
 
 WORDS_PER_SQUARE_INCH = 6.2

@@ -17,12 +17,13 @@ builds of the same source give the same bytes, with or without a cache.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from companion.core import parallel
 from companion.core.cache import digest
+from companion.printing import lint
 from companion.printing import merge as pdfmerge
 from companion.printing import parts as pdfparts
 from companion.printing.layout import PrintLayout
@@ -186,11 +187,7 @@ class Job:
                 for page, text in state[i].report.overflows
             ),
             image_dpi=_lowest(image for item in state.values() for image in item.report.images),
-            lint=tuple(
-                (truth.offsets[i] + page + 1, code, text)
-                for i in range(len(self.parts))
-                for page, code, text in state[i].report.lint
-            ),
+            lint=_lint(self.parts, state, truth),
         )
         writes: dict[parallel.Worker, list[int]] = {}
         for item in state.values():
@@ -304,3 +301,20 @@ class Printing:
     def cancel(self) -> None:
         for worker in self._workers:
             worker.cancel()
+
+
+def _lint(
+    parts: Sequence[pdfparts.Part], state: Mapping[int, _Part], truth: pdfparts.Numbering
+) -> tuple[tuple[int, str, str], ...]:
+    """(1-based page, code, message) of the parts' layout-lint findings, with L002 judged against
+    the whole book's full page (the most lines any page of any part holds)."""
+    reports = [(truth.offsets[i], state[i].report) for i in range(len(parts))]
+    full = max((report.full_page for _, report in reports), default=0)
+    last = [
+        lint.LastPage(offset + page, section, count)
+        for offset, report in reports
+        for page, section, count in report.last_pages
+    ]
+    found = [(offset + page, code, text) for offset, report in reports for page, code, text in report.lint]
+    found += [(f.page, f.code, f.message) for f in lint.short_last_pages(last, full)]
+    return tuple(sorted((page + 1, code, text) for page, code, text in found))

@@ -90,11 +90,13 @@ class Finding:
     message: str
 
 
-def check(lines: Sequence[Line], full_page: int) -> tuple[Finding, ...]:
-    """Every finding on these lines; `full_page` is how many lines a full page of text holds."""
+def check(lines: Sequence[Line], full_page: int | None) -> tuple[Finding, ...]:
+    """Every finding on these lines; `full_page` is how many lines a full page of text holds (None:
+    no L002 here; the caller judges `last_pages` against the whole book's full page)."""
     found: list[Finding] = []
     found += _stranded_headings(lines)
-    found += _short_last_pages(lines, full_page)
+    if full_page is not None:
+        found += short_last_pages(last_pages(lines), full_page)
     found += _hyphens(lines)
     found += _loose_lines(lines)
     found += _leaders(lines)
@@ -137,7 +139,18 @@ def _stranded_headings(lines: Sequence[Line]) -> list[Finding]:
     return found
 
 
-def _short_last_pages(lines: Sequence[Line], full_page: int) -> list[Finding]:
+@dataclass(frozen=True)
+class LastPage:
+    """The last page of a section that runs over more than one page, for L002."""
+
+    page: int
+    section: str
+    lines: int
+    """Its main-text and heading lines."""
+
+
+def last_pages(lines: Iterable[Line]) -> tuple[LastPage, ...]:
+    """The last page of every section that does not end on the page it starts on."""
     last: dict[str, int] = {}
     counts: dict[tuple[str, int], int] = {}
     first: dict[str, int] = {}
@@ -147,16 +160,24 @@ def _short_last_pages(lines: Sequence[Line], full_page: int) -> list[Finding]:
         last[line.section] = max(last.get(line.section, line.page), line.page)
         first.setdefault(line.section, line.page)
         counts[line.section, line.page] = counts.get((line.section, line.page), 0) + 1
-    found = []
-    for section, page in last.items():
-        count = counts[section, page]
-        if page > first[section] and count < SHORT_PAGE_SHARE * full_page:
-            found.append(
-                Finding(
-                    page, "L002", f"section `{section}` ends with a page of {count} line(s) of {full_page}"
-                )
-            )
-    return found
+    return tuple(
+        LastPage(page, section, counts[section, page])
+        for section, page in last.items()
+        if page > first[section]
+    )
+
+
+def short_last_pages(pages: Iterable[LastPage], full_page: int) -> list[Finding]:
+    """L002 for each last page with fewer than `SHORT_PAGE_SHARE` of `full_page` lines."""
+    return [
+        Finding(
+            page.page,
+            "L002",
+            f"section `{page.section}` ends with a page of {page.lines} line(s) of {full_page}",
+        )
+        for page in pages
+        if page.lines < SHORT_PAGE_SHARE * full_page
+    ]
 
 
 def _hyphens(lines: Sequence[Line]) -> list[Finding]:

@@ -12,6 +12,7 @@ document level what a whole-book `write_pdf` would have written once:
   requires. A name defined in two parts keeps its first definition; the later part's own links to
   it get an explicit destination on their own part's page;
 * one outline: each part's top-level bookmarks appended in order;
+* font names: the comma Pango leaves after "EB-Garamond-12," is dropped (pdfx.tidy_font_name);
 * font subset tags: WeasyPrint derives the `ABCDEF+` tag from the font description alone, so
   every part names a *different* glyph subset with the *same* tag; later parts get new tags;
 * structure element IDs: WeasyPrint builds table header IDs from object numbers, which repeat
@@ -172,7 +173,7 @@ class _Merger:
                     tags = (_tag(f"{index}:{tag}:{n}") for n in itertools.count())
                     renamed[tag] = next(new for new in tags if new not in self.tags)
                 self.tags.add(renamed.get(tag, tag))
-                font[key] = Name(f"/{renamed.get(tag, tag)}+{rest}")
+                font[key] = Name(pdfprint.pdfx.tidy_font_name(f"/{renamed.get(tag, tag)}+{rest}"))
 
     def append(self, index: int, src: pikepdf.Pdf) -> None:
         """Appends the part's pages, structure, names and outline."""
@@ -296,14 +297,9 @@ class _Merger:
         self.tree.ParentTree = self.pdf.make_indirect(Dictionary(Nums=nums))
         if "/ParentTreeNextKey" in self.tree:
             self.tree.ParentTreeNextKey = self.next_key
-        if pdfprint.blank_document_id(self.pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is random
-            pdfprint.set_document_id(self.pdf, hashlib.sha256(self._save(finishing)).digest())
+        if pdfprint.pdfx.blank_document_id(self.pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is random
+            pdfprint.pdfx.set_document_id(self.pdf, hashlib.sha256(self._save(finishing)).digest())
         return self._save(finishing)
 
     def _save(self, finishing: Finishing) -> bytes:
-        out = io.BytesIO()
-        if finishing.variant in pdfprint.pdfx.STRICT:  # PDF 1.4: no object streams
-            self.pdf.save(out, deterministic_id=True, force_version="1.4")
-        else:
-            self.pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-        return out.getvalue()
+        return pdfprint.pdfx.save(self.pdf, finishing.variant)

@@ -10,8 +10,13 @@ WeasyPrint writes PDF 1.4 for both, with three things that version and the PDF/X
 * ICCBased and Lab colour spaces in the resources (X-1a allows device CMYK and gray only): the
   content paints in /DeviceCMYK directly, so entries no content stream names are dropped.
 
-Annotations inside the BleedBox (links) are not allowed either; pdfprint.py drops them from the
+Annotations inside the BleedBox (links) are not allowed either; finish.py drops them from the
 interior, and the cover has none. PDF/X-4 allows all of these and is left alone.
+
+What every variant of the cover, and the merged interior (merge.py), get here besides: the fonts'
+names without Pango's trailing comma (`tidy_font_names`), a tagged PDF/X's PDF/UA-1 identification
+(`declare_ua`), the cover's empty Span elements dropped (`drop_empty_spans`), and a PDF/X-4's random
+xmpMM:DocumentID replaced by one hashed from the file (`blank_document_id`, `set_document_id`).
 """
 
 from __future__ import annotations
@@ -20,48 +25,138 @@ import hashlib
 import io
 import re
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pikepdf import Dictionary, Name, Object
 
 STRICT = ("pdf/x-1a", "pdf/x-3")
+_DID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_BLANK_DID = b"xmp.did:00000000-0000-0000-0000-000000000000"
 
 
 def finish(data: bytes, variant: str) -> bytes:
-    """The PDF bytes made valid for `variant` (unchanged for any but PDF/X-1a and X-3; a PDF/X-4
-    gets a reproducible document id)."""
-    if variant in ("pdf/x-4", "pdf/x-5g"):
-        return fixed_document_id(data)
-    if variant not in STRICT:
-        return data
+    """The PDF bytes made valid for `variant` (fonts, groups and colour spaces changed only for
+    PDF/X-1a and X-3), the fonts' names tidied (`tidy_font_names`), and a PDF/X-4's random document
+    id replaced by one hashed from the file, so that the same input gives the same bytes."""
     pdf = pikepdf.open(io.BytesIO(data))
+    tidy_font_names(pdf)
+    drop_empty_spans(pdf)
     conform(pdf, variant)
+    declare_ua(pdf, variant)
+    if blank_document_id(pdf):  # a PDF/X-4: WeasyPrint's xmpMM:DocumentID is a uuid4
+        set_document_id(pdf, hashlib.sha256(save(pdf, variant)).digest())
+    return save(pdf, variant)
+
+
+def blank_document_id(pdf: pikepdf.Pdf) -> bool:
+    """Zero the xmpMM:DocumentID WeasyPrint 70 writes into a PDF/X-4 (a uuid4), and drop the file
+    /ID made from it (qpdf keeps an existing /ID's first half even with deterministic_id); False if
+    there is none."""
+    metadata = pdf.Root.get("/Metadata")
+    if not isinstance(metadata, pikepdf.Stream) or not _DID.search(data := metadata.read_bytes()):
+        return False
+    metadata.write(_DID.sub(_BLANK_DID, data))
+    if "/ID" in pdf.trailer:
+        del pdf.trailer["/ID"]
+    return True
+
+
+def set_document_id(pdf: pikepdf.Pdf, digest: bytes) -> None:
+    """The zeroed DocumentID becomes a uuid made from `digest` (of the file saved with it zeroed)."""
+    document_id = f"xmp.did:{uuid.UUID(bytes=digest[:16], version=4)}".encode()
+    pdf.Root.Metadata.write(pdf.Root.Metadata.read_bytes().replace(_BLANK_DID, document_id))
+
+
+def save(pdf: pikepdf.Pdf, variant: str | None) -> bytes:
+    """The file's bytes, reproducible; PDF 1.4 without object streams for PDF/X-1a and X-3."""
     out = io.BytesIO()
-    pdf.save(out, deterministic_id=True, force_version="1.4")
+    if variant in STRICT:
+        pdf.save(out, deterministic_id=True, force_version="1.4")
+    else:
+        pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()
 
 
-_DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_FILE_ID = re.compile(rb"/ID \[\(([0-9a-f]{32})\) \(([0-9a-f]{32})\)\]")
+UA_NS = "http://www.aiim.org/pdfua/ns/id/"
 
 
-def fixed_document_id(data: bytes) -> bytes:
-    """Make a PDF/X-4 reproducible: WeasyPrint 70.0 writes a random xmpMM:DocumentID (uuid4).
+def declare_ua(pdf: pikepdf.Pdf, variant: str | None) -> None:
+    """A tagged PDF/X (interior or cover) says it is PDF/UA-1 too, as the pdf/ua-1 interior does:
+    WeasyPrint writes the same tags, language and title for every variant, and only its pdf/ua-1
+    variant puts `pdfuaid:part` in the XMP (outloud's DOC-012 without it)."""
+    if not (variant or "").startswith("pdf/x"):
+        return
+    marked = pdf.Root.get("/MarkInfo", Dictionary()).get("/Marked", False)
+    if "/StructTreeRoot" not in pdf.Root or "/Lang" not in pdf.Root or not marked:
+        return
+    with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as metadata:
+        metadata.register_xml_namespace(UA_NS, "pdfuaid")
+        metadata[f"{{{UA_NS}}}part"] = "1"
 
-    Replace it, and the /ID derived from it, with values hashed from the rest of the file. The
-    replacements have the same length, so every byte offset (and the xref table) stays valid.
-    """
-    did, fid = _DOCUMENT_ID.search(data), _FILE_ID.search(data)
-    if did is None or fid is None:
-        return data
-    blank = _DOCUMENT_ID.sub(
-        b"xmp.did:" + b"0" * 36, _FILE_ID.sub(b"/ID [(" + b"0" * 32 + b") (" + b"0" * 32 + b")]", data)
-    )
-    digest = hashlib.sha256(blank).digest()
-    document_id = b"xmp.did:" + str(uuid.UUID(bytes=digest[:16], version=4)).encode()
-    file_id = hashlib.md5(blank, usedforsecurity=False).hexdigest().encode()
-    data = data[: did.start()] + document_id + data[did.end() :]
-    return data[: fid.start()] + b"/ID [(" + file_id + b") (" + file_id + b")]" + data[fid.end() :]
+
+def drop_empty_spans(pdf: pikepdf.Pdf) -> None:
+    """Structure elements WeasyPrint writes for empty inline boxes (the cover's ornament rules are
+    borders of empty spans) hold no content: a Span with no kids, /Alt or /ActualText goes."""
+    tree = pdf.Root.get("/StructTreeRoot")
+    stack = [tree] if isinstance(tree, Dictionary) else []
+    while stack:
+        element = stack.pop()
+        kids = element.get("/K")
+        if not isinstance(kids, pikepdf.Array):
+            if isinstance(kids, Dictionary):
+                stack.append(kids)
+            continue
+        kept = [kid for kid in kids if not _empty_span(kid)]
+        if len(kept) != len(kids):
+            element.K = pikepdf.Array(kept)
+        stack.extend(kid for kid in kept if isinstance(kid, Dictionary) and "/S" in kid)
+
+
+def _empty_span(element: Object) -> bool:
+    if not isinstance(element, Dictionary) or element.get("/S") != Name.Span:
+        return False
+    kids = element.get("/K")
+    empty = kids is None or (isinstance(kids, pikepdf.Array) and not len(kids))
+    return empty and "/Alt" not in element and "/ActualText" not in element
+
+
+def tidy_font_name(name: str) -> str:
+    """A font's PDF name (`/ABCDEF+EB-Garamond-12,`) without the comma Pango leaves after a family
+    whose last word is a number: WeasyPrint names a font by Pango's font description, and Pango
+    writes "EB Garamond 12," so that the "12" is not read back as a size. The subset tag stays."""
+    return name.rstrip(",")
+
+
+def tidy_font_names(pdf: pikepdf.Pdf) -> None:
+    """`tidy_font_name` on every font's /BaseFont and descriptor's /FontName, together, so that a
+    descriptor's /FontName stays equal to its font's /BaseFont as ISO 32000-1 (9.8.1) requires."""
+    for obj in pdf.objects:
+        if isinstance(obj, Dictionary) and obj.get("/Type") in (Name.Font, Name.FontDescriptor):
+            for key in ("/BaseFont", "/FontName"):
+                if isinstance(name := obj.get(key), Name) and str(name) != tidy_font_name(str(name)):
+                    obj[key] = Name(tidy_font_name(str(name)))
+
+
+def output_intent(
+    profile: str, styles: Path, fetcher: Any, profiles: dict[str, object], fonts: Any
+) -> list[Any]:
+    """The style sheet that declares `profile` (under styles/) as the CMYK output profile: without it,
+    WeasyPrint writes no OutputIntent. `profiles` must be the dict later passed to
+    `render(color_profiles=...)`."""
+    from weasyprint import CSS
+
+    rule = f"@color-profile device-cmyk {{ src: url({profile}); components: c, m, y, k; }}"
+    return [
+        CSS(
+            string=rule,
+            base_url=str(styles) + "/",
+            url_fetcher=fetcher,
+            color_profiles=profiles,
+            font_config=fonts,
+        )
+    ]
 
 
 def conform(pdf: pikepdf.Pdf, variant: str | None) -> None:

@@ -51,7 +51,12 @@ class PartReport:
     images: tuple[tuple[str, int], ...]
     """(src, effective dpi) of each raster image."""
     lint: tuple[tuple[int, str, str], ...] = ()
-    """(0-based page, code, message) of each layout-lint finding (lint.py)."""
+    """(0-based page, code, message) of each layout-lint finding (lint.py) but L002."""
+    full_page: int = 0
+    """The most main-text lines a page of the part holds (lint.full_page_lines)."""
+    last_pages: tuple[tuple[int, str, int], ...] = ()
+    """(0-based page, section, lines) of each section's last page (lint.last_pages): L002 is
+    judged once every part is laid out, against the whole book's full page."""
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -66,6 +71,8 @@ class PartReport:
             tuple((int(p), str(t)) for p, t in raw["overflows"]),
             tuple((str(s), int(d)) for s, d in raw["images"]),
             tuple((int(p), str(c), str(m)) for p, c, m in raw.get("lint", ())),
+            int(raw.get("full_page", 0)),
+            tuple((int(p), str(s), int(n)) for p, s, n in raw.get("last_pages", ())),
         )
 
 
@@ -141,7 +148,7 @@ class PartLayout:
                 for box, _, margin, _ in _walk(page._page_box):
                     if margin is None and isinstance(box, boxes.LineBox):
                         _align(box)
-        return [_lint(self._parts[index].doc.pages, leaders=True) for index in indices]
+        return [_lint(pdflines.lines_of(self._parts[index].doc.pages), leaders=True) for index in indices]
 
     def write(self, indices: list[int], variant: str | None) -> list[bytes]:
         """Each part as PDF bytes (tagged); its layout is let go."""
@@ -201,13 +208,16 @@ class PartLayout:
             for anchor in page.anchors:
                 anchors.setdefault(anchor, number)
         self._parts[index] = laid
+        lines = pdflines.lines_of(doc.pages)
         return PartReport(
             len(doc.pages),
             tuple(anchors.items()),
             tuple(folios),
             tuple(overflows),
             tuple(sorted(images.items())),
-            _lint(doc.pages),
+            _lint(lines),
+            lint.full_page_lines(lines),
+            tuple((page.page, page.section, page.lines) for page in lint.last_pages(lines)),
         )
 
     def _numbers(self, index: int, numbers: Mapping[str, int], *, apply: bool) -> bool:
@@ -232,12 +242,12 @@ class PartLayout:
         return fits
 
 
-def _lint(pages: list[Any], *, leaders: bool = False) -> tuple[tuple[int, str, str], ...]:
-    """The layout lint's findings; contents leaders only when asked (once the true numbers are in)."""
-    lines = pdflines.lines_of(pages)
+def _lint(lines: list[lint.Line], *, leaders: bool = False) -> tuple[tuple[int, str, str], ...]:
+    """The layout lint's findings but L002 (pdfjob.py judges it for the whole book); contents
+    leaders only when asked (once the true numbers are in)."""
     if leaders:
         lines = [line for line in lines if line.kind == "leader"]
-    found = lint.check(lines, lint.full_page_lines(lines))
+    found = lint.check(lines, None)
     return tuple((f.page, f.code, f.message) for f in found if (f.code == "L007") == leaders)
 
 

@@ -10,27 +10,13 @@ from collections.abc import Callable
 
 from lxml import etree
 
-XHTML = "http://www.w3.org/1999/xhtml"
+from companion.epub.xhtml import NOT_PROSE, XHTML, SpanNumbers, tags
+
 _SENTENCE = re.compile(r"(?<=[.!?…])(?<!\u00a0[A-Z]\.)[\u201d\u2019\"')\]]*[^\S\u00a0\u202f]+")
 """A sentence ends at . ! ? or … (closing quotes and brackets kept with it) before a space; a
 no-break space does not end one (it follows honorifics: "Miss Emily. "), nor does an initial after one
 ("Kathy H. is")."""
-SKIP = {
-    f"{{{XHTML}}}{name}"
-    for name in (
-        "script",
-        "style",
-        "title",
-        "head",
-        "textarea",
-        "select",
-        "option",
-        "noscript",
-        "template",
-        "picture",
-        "rp",
-    )
-}
+SKIP = tags(*NOT_PROSE)
 BLOCKS = {
     f"{{{XHTML}}}{name}"
     for name in (
@@ -79,7 +65,7 @@ IMG = f"{{{XHTML}}}img"
 SPAN = f"{{{XHTML}}}span"
 
 
-class Spanner:
+class Spanner(SpanNumbers):
     """Numbers spans as Kobo does: <prefix>.<paragraph>.<segment>, a new paragraph at each block
     element. `skip(element)` leaves an element and its content without spans (the read-along leaves
     out what is not read aloud); `spans` lists every span made, in document order."""
@@ -90,23 +76,14 @@ class Spanner:
         prefix: str = "kobo",
         skip: Callable[[etree._Element], bool] = lambda _element: False,
     ) -> None:
-        self.para = 0
-        self.segment = 0
-        self.new_para = True
+        super().__init__()
         self.css_class = css_class
         self.prefix = prefix
         self.skip = skip
         self.spans: list[tuple[int, etree._Element]] = []
 
     def _span(self) -> etree._Element:
-        if self.new_para:
-            self.para += 1
-            self.segment = 0
-            self.new_para = False
-        self.segment += 1
-        span = etree.Element(
-            SPAN, {"class": self.css_class, "id": f"{self.prefix}.{self.para}.{self.segment}"}
-        )
+        span = etree.Element(SPAN, {"class": self.css_class, "id": f"{self.prefix}.{self.next_number()}"})
         self.spans.append((self.para, span))
         return span
 

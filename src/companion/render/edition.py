@@ -113,6 +113,8 @@ class Edition:
 
     def keeps(self, reveals: int) -> bool:
         """Whether the edition shows an item that reveals the part of rank `reveals`."""
+        if self.through is not None and self.rank is None:
+            raise ValueError(f"Edition(through={self.through!r}) is not bound: call .bind(book) first")
         return self.rank is None or gating.visible(reveals, self.rank)
 
     @property
