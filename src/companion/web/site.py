@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import io
 import itertools
 import re
@@ -30,7 +31,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from xml.sax.saxutils import escape as xml_escape
 
-from companion.core.cache import Cache
+from companion.core.cache import Cache, code_digest, digest
 from companion.core.errors import Diagnostic, Location, diagnostic
 from companion.deliver import opds
 from companion.deliver.opds_books import thumbnail_jpeg
@@ -94,14 +95,22 @@ def build(
     base = (book.web.url.rstrip("/") + "/") if book.web.url else ""
     cover_alt = f"Cover of {markdown.plain(book.full_title)}"
     shell = Shell(book, "cover.jpg", base, cover_alt)
-    small = thumbnail_jpeg(front, COVER_SIZE)
+    small = _cached(
+        cache,
+        "web",
+        digest(code_digest(), hashlib.sha256(front).hexdigest()),
+        ".jpg",
+        lambda: thumbnail_jpeg(front, COVER_SIZE),
+    )
     files: dict[str, bytes] = {"cover-small.jpg": small}
     sizes: dict[str, int] = {}
     listed = [{"href": name, "title": label} for name, label, _ in downloads if label] + [
         {"href": name, "title": label} for name, label in CATALOGS
     ]
     for stage in every:
-        stage_files = _stage(shell, stage, renders[stage.id], listed, _size(small), hidden=stage.rank > 0)
+        stage_files = _stage(
+            shell, stage, renders[stage.id], listed, _size(small), hidden=stage.rank > 0, cache=cache
+        )
         sizes[stage.id] = len(stage_files[f"{stage.id}/search-index.js"])
         files.update(stage_files)
     choices = [{"id": s.id, "title": label(s), "note": _note(s, known)} for s in every]
@@ -154,6 +163,7 @@ def _stage(
     cover: tuple[int, int],
     *,
     hidden: bool,
+    cache: Cache | None,
 ) -> dict[str, bytes]:
     """One stage's folder: contents, sections, search."""
     documents = web_documents(rendered)
@@ -199,8 +209,18 @@ def _stage(
         scripts=("../assets/lunr.min.js", "search-index.js"),
         noindex=True,
     )
-    out[f"{stage.id}/search-index.js"] = index_script(found)
+    key = digest(code_digest(), repr(found))  # the index, remembered: lunr takes most of the time here
+    out[f"{stage.id}/search-index.js"] = _cached(cache, "web", key, ".js", lambda: index_script(found))
     return out
+
+
+def _cached(cache: Cache | None, kind: str, key: str, suffix: str, make: Callable[[], bytes]) -> bytes:
+    found = cache.get(kind, key, suffix) if cache is not None else None
+    if found is None:
+        found = make()
+        if cache is not None:
+            cache.put(kind, key, suffix, found)
+    return found
 
 
 def _with_breaks(rendered: RenderedBook, reference: RenderedBook, breaks: Mapping[str, str]) -> RenderedBook:
