@@ -267,6 +267,15 @@ def test_two_builds_are_byte_identical(site: Path, tmp_path: Path) -> None:
     assert [name for name in ours if ours[name] != theirs[name]] == []
 
 
+@slow
+def test_companion_build_format_web_writes_the_site(site: Path, tmp_path: Path, cli: Any) -> None:
+    result = cli("build", str(ROOT / "source"), "--format", "web", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [str(tmp_path / "web")]
+    assert (tmp_path / "web" / "index.html").read_bytes() == (site / "index.html").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web"]  # the books are in web/downloads/
+
+
 # ---------------------------------------------------------------------------------------------------
 # In the browser, with nothing but the site's server reachable
 
