@@ -8,7 +8,7 @@ INPUTS := $(shell find source styles src -type f -not -path '*/__pycache__/*' 2>
 OUTPUTS := dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf dist/$(SLUG)-cover.jpg \
            dist/catalog.xml dist/catalog.json dist/$(SLUG)-entry.xml dist/$(SLUG)-thumbnail.jpg
 
-.PHONY: all epub pdf kepub cover check test lint clean install bench read-along kit
+.PHONY: all epub pdf kepub cover check test lint clean install bench read-along kit web
 
 all: $(OUTPUTS)
 
@@ -45,6 +45,10 @@ read-along: $(STAMP)
 kit: $(STAMP)
 	$(BIN)/companion build source --format kit --out dist
 
+# Not part of `all`: the web edition, dist/web/ (a static site; its downloads are built with it).
+web: $(STAMP)
+	$(BIN)/companion build source --format web --out dist
+
 check: $(OUTPUTS)
 	$(BIN)/companion check source
 	$(BIN)/companion preflight --printer default dist/$(SLUG).epub dist/$(SLUG).kepub.epub dist/$(SLUG).pdf dist/$(SLUG)-cover.pdf
@@ -62,7 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python tools/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/*.json dist/*.m4b dist/.*.tmp build .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist/*.epub dist/*.pdf dist/*.jpg dist/*.xml dist/*.json dist/*.m4b dist/.*.tmp dist/web dist/.web.* build .cache .pytest_cache .mypy_cache .ruff_cache
 	-test -x $(BIN)/python && $(BIN)/python -c "from pathlib import Path; from companion.cache import Cache; Cache.for_project(Path.cwd()).clear()"
 
 .PHONY: epub-nospoilers pdf-nospoilers

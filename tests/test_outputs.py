@@ -31,7 +31,7 @@ def test_file_names_follow_the_table_and_the_edition() -> None:
 
 
 def test_formats_come_from_the_table() -> None:
-    assert FORMATS == ("epub", "kepub", "pdf", "cover") and EXTRA_FORMATS == ("read-along", "kit")
+    assert FORMATS == ("epub", "kepub", "pdf", "cover") and EXTRA_FORMATS == ("read-along", "kit", "web")
     assert len({k.format for k in KINDS}) == len(KINDS)
     with pytest.raises(ValueError, match="unknown format mobi"):
         Request(frozenset({"mobi"}))

@@ -46,6 +46,9 @@ KINDS = (
     # The host's kit: its files follow meetings.yaml, so printing/kit.py names them (`-host-guide.pdf`,
     # `-handout-<part id>-a4.pdf` and `-letter.pdf` for each meeting, `-question-cards.pdf`).
     Kind("kit", (), by_default=False),
+    # The static site, dist/web/ (web/site.py): pages from the EPUB render, the EPUB, kepub and PDF
+    # among its downloads, the print layout for its page numbers.
+    Kind("web", (), needs_print=True, needs_epub=True, needs_front_cover=True, by_default=False),
 )
 BY_FORMAT = {kind.format: kind for kind in KINDS}
 FORMATS = tuple(kind.format for kind in KINDS if kind.by_default)

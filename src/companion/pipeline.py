@@ -14,11 +14,11 @@ from pathlib import Path
 
 from companion.core.cache import Cache, memos
 from companion.core.errors import CompanionError, Diagnostic, diagnostic
-from companion.core.write import write_atomic
+from companion.core.write import write_atomic, write_tree
 from companion.deliver import opds
 from companion.epub import kepub
 from companion.epub import package as epub
-from companion.epub.pagemap import page_map
+from companion.epub.pagemap import PageMap, page_map
 from companion.outputs import (
     DEFAULT_VARIANT,
     EXTRA_FORMATS,
@@ -38,7 +38,8 @@ from companion.source import printers
 from companion.source.fonts import INTERIOR_SHEETS
 from companion.source.load import load, load_book
 from companion.source.validate import Validated, validate
-from companion.steps import Steps
+from companion.steps import Steps, _subsetter
+from companion.web import site
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -122,6 +123,7 @@ def build(
             wrap = steps.wrap_cover(validated, edition, interior.plan, cover_variant)
             outputs += request.outputs("cover", book.slug, wrap, front)
         read_along = None
+        data = b""
         if rendered is not None:
             progress("package EPUB")
             resources = steps.epub_resources(rendered, validated, front)
@@ -144,18 +146,56 @@ def build(
             outputs += [Output(name, data) for name, data in kit.build(validated, project.styles)]
 
         warnings = validated.warnings
+        pdf = b""
         if interior is not None:
             progress("write PDF")
             pdf = interior.pdf()  # written on the other cores meanwhile; cached even when not wanted
             outputs = request.outputs("pdf", book.slug, pdf) + outputs
             assets = {a.path.as_uri(): a.src for a in validated.assets}
             warnings += print_warnings(interior.plan, assets, book.slug + edition.suffix)
+        if request.wants("web") and data:
+            progress("web edition")
+            web = _web(steps, validated, edition, pages, front, book.slug + edition.suffix, data, pdf)
+            outputs += [Output(f"{WEB}/{name}", content) for name, content in web.files.items()]
+            warnings += web.warnings
         steps.prune()
     notes = (NO_ISBN,) if request.wants("cover") and book.isbn is None else ()
     if read_along is not None:
         warnings += read_along.warnings
     page_count = interior.plan.page_count if interior is not None else 0
     return BuildResult(tuple(outputs), warnings, page_count, notes, read_along.stats if read_along else None)
+
+
+WEB = "web"
+"""The web edition's folder in dist/: its files are written together (`write_tree`)."""
+
+
+def _web(
+    steps: Steps,
+    validated: Validated,
+    edition: Edition,
+    pages: PageMap | None,
+    front: bytes,
+    slug: str,
+    epub_data: bytes,
+    pdf: bytes,
+) -> site.Site:
+    downloads = [
+        (f"{slug}.epub", "EPUB, for most e-readers and apps", epub_data),
+        (f"{slug}.kepub.epub", "Kobo EPUB (kepub)", kepub.kepubify(epub_data)),
+        (f"{slug}.pdf", "PDF, the print edition", pdf),
+        (f"{slug}-cover.jpg", "", front),  # for the catalogs' cover and thumbnail; not listed
+    ]
+    subset = _subsetter(steps.cache)
+    return site.build(
+        validated,
+        edition,
+        pages,
+        front,
+        lambda text: epub.styles_resources(steps.project.styles, text, subset),
+        downloads,
+        steps.cache,
+    )
 
 
 def write(
@@ -165,12 +205,18 @@ def write(
     Someone else's file in the folder that the catalog cannot use is skipped, with a warning."""
     written = []
     skipped: list[Path] = []
+    web = {o.name.removeprefix(f"{WEB}/"): o.data for o in result.outputs if o.name.startswith(f"{WEB}/")}
     try:
         for output in result.outputs:
+            if output.name.startswith(f"{WEB}/"):
+                continue
             path = out_dir / output.name
             write_atomic(path, output.data)
             written.append(path)
-        if any(output.name.endswith(".epub") for output in result.outputs):
+        if web:  # the whole folder at once; the downloads get their own OPDS catalogs
+            write_tree(out_dir / WEB, web, lambda folder: opds.write_catalog(folder / "downloads"))
+            written.append(out_dir / WEB)
+        if any(o.name.endswith(".epub") and not o.name.startswith(f"{WEB}/") for o in result.outputs):
             written += opds.write_catalog(out_dir, skipped)
     except OSError as exc:
         where = exc.filename if isinstance(exc.filename, str) else str(out_dir)

@@ -23,8 +23,8 @@ from companion.source import gating
     default="all",
     show_default=True,
     help="Comma-separated outputs: epub, kepub, pdf, cover, or all (those four); read-along (the "
-    "narrated EPUB and the .m4b audiobook) and kit (the host's kit: host guide, handouts, question "
-    "cards) only when named.",
+    "narrated EPUB and the .m4b audiobook), kit (the host's kit: host guide, handouts, question "
+    "cards) and web (the static site in DIR/web/) only when named.",
 )
 @click.option(
     "--out",

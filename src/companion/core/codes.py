@@ -273,6 +273,17 @@ CODES: dict[str, Code] = {
         "trust your provider's CA with --cafile PATH (or SSL_CERT_FILE), or check --smtp HOST",
     ),
     "D041": Code("error", "the --cafile file cannot be used", "give a PEM file of CA certificates"),
+    # The web edition (web.py)
+    "D050": Code(
+        "warning",
+        "the web search knows English word forms only",
+        "readers find words of other languages as written",
+    ),
+    "D051": Code(
+        "warning",
+        "the web edition has no sitemap: book.yaml gives no `web.url`",
+        "add `web: {url: https://...}` (the site's address), or `web: {sitemap: false}`",
+    ),
 }
 
 

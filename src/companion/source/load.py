@@ -234,6 +234,7 @@ _PATTERNS = {
     "`device-cmyk(0.64 0.41 0.22 0.82)`",
     r"^[0-9][0-9 -]{11,18}[0-9]$": "an ISBN-13 such as `978-1-4028-9462-6`",
     r"^[0-9]{5}$": "five digits, such as `51299`",
+    m.URL_PATTERN: "the site's address, starting http:// or https://, such as `https://example.org/guide/`",
 }
 
 

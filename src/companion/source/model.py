@@ -139,6 +139,19 @@ class NarrationSettings(Model):
     lexicon: tuple[Pronunciation, ...] = ()
 
 
+URL_PATTERN = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+"""An absolute http(s) address with no query or fragment."""
+
+
+class WebSettings(Model):
+    """The web edition (`companion build --format web`)."""
+
+    url: Annotated[str, StringConstraints(pattern=URL_PATTERN)] | None = None
+    """Where the site will be published (its folder's address): for the sitemap and link previews."""
+    sitemap: bool = True
+    """Write robots.txt and (with `url`) sitemap.xml; off when the host has its own."""
+
+
 class Book(Model):
     title: Text
     subtitle: str = ""
@@ -160,6 +173,7 @@ class Book(Model):
     print: PrintSettings = PrintSettings()
     cover: CoverSettings = CoverSettings()
     narration: NarrationSettings = NarrationSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def full_title(self) -> str:
