@@ -25,7 +25,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "preflight": {"source", "core", "printing.lint"},
     "deliver": {"core"},
     "web": {"epub", "deliver", "render", "source", "core"},
-    "steps": {"printing", "epub", "render", "source", "core"},
+    "steps": {"web", "printing", "epub", "render", "source", "core"},
     "outputs": {"readalong", "render", "core"},
     "pipeline": {
         "outputs",

@@ -18,7 +18,7 @@ from companion.core.write import write_atomic, write_tree
 from companion.deliver import opds
 from companion.epub import kepub
 from companion.epub import package as epub
-from companion.epub.pagemap import PageMap, page_map
+from companion.epub.pagemap import page_map
 from companion.outputs import (
     DEFAULT_VARIANT,
     EXTRA_FORMATS,
@@ -38,21 +38,9 @@ from companion.source import printers
 from companion.source.fonts import INTERIOR_SHEETS
 from companion.source.load import load, load_book
 from companion.source.validate import Validated, validate
-from companion.steps import Steps, _subsetter
-from companion.web import site
+from companion.steps import Steps
 
-__all__ = [
-    "DEFAULT_VARIANT",
-    "EXTRA_FORMATS",
-    "FORMATS",
-    "FULL_EDITION",
-    "BuildResult",
-    "Output",
-    "Project",
-    "build",
-    "check",
-    "write",
-]
+__all__ = ["EXTRA_FORMATS", "FULL_EDITION", "BuildResult", "Output", "Project", "build", "check", "write"]
 
 Progress = Callable[[str], None]
 NO_ISBN = (
@@ -155,7 +143,7 @@ def build(
             warnings += print_warnings(interior.plan, assets, book.slug + edition.suffix)
         if request.wants("web") and data:
             progress("web edition")
-            web = _web(steps, validated, edition, pages, front, book.slug + edition.suffix, data, pdf)
+            web = steps.web_site(validated, edition, pages, front, book.slug + edition.suffix, data, pdf)
             outputs += [Output(f"{WEB}/{name}", content) for name, content in web.files.items()]
             warnings += web.warnings
         steps.prune()
@@ -168,34 +156,6 @@ def build(
 
 WEB = "web"
 """The web edition's folder in dist/: its files are written together (`write_tree`)."""
-
-
-def _web(
-    steps: Steps,
-    validated: Validated,
-    edition: Edition,
-    pages: PageMap | None,
-    front: bytes,
-    slug: str,
-    epub_data: bytes,
-    pdf: bytes,
-) -> site.Site:
-    downloads = [
-        (f"{slug}.epub", "EPUB, for most e-readers and apps", epub_data),
-        (f"{slug}.kepub.epub", "Kobo EPUB (kepub)", kepub.kepubify(epub_data)),
-        (f"{slug}.pdf", "PDF, the print edition", pdf),
-        (f"{slug}-cover.jpg", "", front),  # for the catalogs' cover and thumbnail; not listed
-    ]
-    subset = _subsetter(steps.cache)
-    return site.build(
-        validated,
-        edition,
-        pages,
-        front,
-        lambda text: epub.styles_resources(steps.project.styles, text, subset),
-        downloads,
-        steps.cache,
-    )
 
 
 def write(

@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from companion.core import parallel
 from companion.core.cache import Cache, code_digest, digest, tree_digest
 from companion.core.errors import CompanionError, Diagnostic, Location
+from companion.epub import kepub
 from companion.epub import package as epub
+from companion.epub.pagemap import PageMap
 from companion.printing.layout import PrintLayout
 from companion.render.edition import Edition
 from companion.render.render import RenderedBook, Target, inside, render
 from companion.source import fonts
 from companion.source.model import Book
 from companion.source.validate import Validated
+from companion.web import site
 
 if TYPE_CHECKING:
     from companion.printing.job import Printing
@@ -341,6 +344,35 @@ class Steps:
             *epub.styles_resources(self.project.styles, epub.used_text(rendered), _subsetter(self.cache)),
             *(epub.Resource(a.src, a.media_type, a.data) for a in validated.assets),
         ]
+
+    def web_site(
+        self,
+        validated: Validated,
+        edition: Edition,
+        pages: PageMap | None,
+        front: bytes,
+        slug: str,
+        epub_data: bytes,
+        pdf: bytes,
+    ) -> site.Site:
+        """The web edition (web/site.py): its downloads from this build, its fonts subset through the
+        cache, its search indexes cached."""
+        downloads = [
+            (f"{slug}.epub", "EPUB, for most e-readers and apps", epub_data),
+            (f"{slug}.kepub.epub", "Kobo EPUB (kepub)", kepub.kepubify(epub_data)),
+            (f"{slug}.pdf", "PDF, the print edition", pdf),
+            (f"{slug}-cover.jpg", "", front),  # for the catalogs' cover and thumbnail; not listed
+        ]
+        subset = _subsetter(self.cache)
+        return site.build(
+            validated,
+            edition,
+            pages,
+            front,
+            lambda text: epub.styles_resources(self.project.styles, text, subset),
+            downloads,
+            self.cache,
+        )
 
     def prune(self) -> None:
         self.cache.prune()
