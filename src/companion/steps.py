@@ -222,48 +222,6 @@ class _PartStore:
         self.cache.put("part", key, ".json", report.to_json())
 
 
-def _print_layout(
-    project: Project,
-    cache: Cache,
-    validated: Validated,
-    html: str,
-    *,
-    marks: bool,
-    variant: str | None,
-    sheets: tuple[str, ...] = fonts.INTERIOR_SHEETS,
-) -> _Interior:
-    """The laid-out interior, from the cache when nothing that shapes it has changed. Otherwise it is
-    laid out in parts (only the parts that changed, when the cache has the others), and its PDF is
-    written on the other cores while the parent goes on with the EPUB and the cover."""
-    assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
-    settings = validated.companion.book.print
-    salt = digest(code_digest(), tree_digest(project.styles), settings.model_dump(), assets, sheets)
-    key = digest(salt, html, marks, variant)
-    meta, data = cache.get("layout", key, ".json"), cache.get("layout", key, ".pdf")
-    if meta is not None and data is not None:
-        try:
-            return _Interior(PrintLayout.from_json(meta, data), cache, key)
-        except (ValueError, KeyError, TypeError):
-            pass
-    from companion.printing import interior as pdf
-    from companion.printing.fetcher import refusals_as_errors
-
-    with refusals_as_errors():
-        plan, printing = pdf.lay_out(
-            html,
-            settings,
-            project.styles,
-            project.source,
-            marks=marks,
-            variant=variant,
-            store=_PartStore(cache),
-            salt=salt,
-            sheets=sheets,
-        )
-    where = Location(f"{validated.companion.book.slug}.pdf")
-    return _Interior(plan, cache, key, printing, project.styles, where)
-
-
 class Steps:
     """One build's steps: its cache, its progress callback, and the children it started."""
 
@@ -324,11 +282,38 @@ class Steps:
         variant: str | None,
         sheets: tuple[str, ...] = fonts.INTERIOR_SHEETS,
     ) -> _Interior:
-        """The interior laid out with the style sheets `sheets` (an edition's layout adds its layer)."""
+        """The interior laid out with the style sheets `sheets` (an edition's layout adds its layer):
+        from the cache when nothing that shapes it has changed. Otherwise it is laid out in parts
+        (only the parts that changed, when the cache has the others), and its PDF is written on the
+        other cores while the parent goes on with the EPUB and the cover."""
         self.progress("lay out PDF")
-        interior = _print_layout(
-            self.project, self.cache, validated, html, marks=marks, variant=variant, sheets=sheets
-        )
+        assets = [(a.src, hashlib.sha256(a.data).hexdigest()) for a in validated.assets]
+        settings = validated.companion.book.print
+        salt = digest(code_digest(), tree_digest(self.project.styles), settings.model_dump(), assets, sheets)
+        key = digest(salt, html, marks, variant)
+        meta, data = self.cache.get("layout", key, ".json"), self.cache.get("layout", key, ".pdf")
+        if meta is not None and data is not None:
+            try:
+                return _Interior(PrintLayout.from_json(meta, data), self.cache, key)
+            except (ValueError, KeyError, TypeError):
+                pass
+        from companion.printing import interior as pdf
+        from companion.printing.fetcher import refusals_as_errors
+
+        with refusals_as_errors():
+            plan, printing = pdf.lay_out(
+                html,
+                settings,
+                self.project.styles,
+                self.project.source,
+                marks=marks,
+                variant=variant,
+                store=_PartStore(self.cache),
+                salt=salt,
+                sheets=sheets,
+            )
+        where = Location(f"{validated.companion.book.slug}.pdf")
+        interior = _Interior(plan, self.cache, key, printing, self.project.styles, where)
         self._children.callback(interior.cancel)
         return interior
 
