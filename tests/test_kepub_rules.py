@@ -17,6 +17,8 @@ from typing import Any
 
 import html5lib
 import pytest
+import hypothesis
+from hypothesis import strategies as st
 from lxml import etree
 
 from companion.epub import kepub
@@ -181,23 +183,93 @@ def test_kepubify_style_hacks_end_the_head() -> None:
     head = root.find(f"{X}head")
     assert head is not None and [etree.QName(e).localname for e in head] == ["title", "meta", "style"]
     assert head[-1].get("class") == "kobostylehacks" and head[-1].get("type") == "text/css"
-    assert head[-1].text == "div#book-inner { margin-top: 0; margin-bottom: 0; }"  # kepubify's text
+    assert head[-1].text == "div#book-inner { margin-top: 0; margin-bottom: 0;}"  # kepubify's, byte for byte
 
 
-# KoboTouchExtended: `(.*?[\.\!\?\:][\'"\u201d\u2019]?\s*)`, spaces-only text is not wrapped.
+# kepubify's sentence rule (splitSentences in transform.go, a state machine its tests check against the
+# regexp `.*?[.!?]['"”’“…]?\s+`): a stop, a run of stops, at most one closing quote or ellipsis,
+# then ASCII white space, which stays with the sentence. KoboTouchExtended's TEXT_SPLIT_RE agrees but for
+# the colon, which it also takes as a stop; kepubify's "don't split sentences after colons" comes from
+# comparing with Kobo's own kepubs, so the colon is no stop here.
 @pytest.mark.parametrize(
     ("text", "pieces"),
     [
-        ("One. Two! Three? Four: five", ["One. ", "Two! ", "Three? ", "Four: ", "five"]),
+        ("One. Two! Three? Four", ["One. ", "Two! ", "Three? ", "Four"]),
+        ("The Christmas Collection: All Of Your", ["The Christmas Collection: All Of Your"]),  # colon
         ("\u201cHello.\u201d Then", ["\u201cHello.\u201d ", "Then"]),
         ("He said 'no.' and left", ["He said 'no.' ", "and left"]),
-        ("Wait\u2026 no", ["Wait\u2026 no"]),  # an ellipsis alone does not end a sentence for either tool
-        ("e.g. this", ["e.", "g. ", "this"]),  # both tools split at every stop, as Kobo does
+        ("Wait\u2026 no", ["Wait\u2026 no"]),  # an ellipsis alone ends no sentence for either tool
+        ("Wait.\u2026 no", ["Wait.\u2026 ", "no"]),  # the ellipsis as the one mark after a stop
+        ("e.g. this", ["e.g. ", "this"]),  # no space after the first stop: no split (both tools)
+        ("end.Next one", ["end.Next one"]),
+        ("Really?! Yes", ["Really?! ", "Yes"]),  # a run of stops is one end
+        ("a.'' b", ["a.'' b"]),  # two closing marks: kepubify's machine falls back into the sentence
+        ("Mr.\u00a0Smith. Then", ["Mr.\u00a0Smith. ", "Then"]),  # a no-break space is no white space
+        ("One.  \n\tTwo", ["One.  \n\t", "Two"]),  # all the white space stays with the sentence
         ("no stop at all", ["no stop at all"]),
+        ("Trailing. ", ["Trailing. "]),
     ],
 )
 def test_sentence_rule(text: str, pieces: list[str]) -> None:
     assert kepub.split(text) == pieces
+
+
+PUNCT, EXTRA, SPACE = ".!?", "'\"\u201d\u2019\u201c\u2026", "\t\n\f\r "
+
+
+def kepubify_sentences(text: str) -> list[str]:
+    """kepubify's splitSentences state machine, state by state (transform.go), as the test's oracle."""
+    out: list[str] = []
+    start, state = 0, "default"
+    for i, ch in enumerate(text):
+        kind = "punct" if ch in PUNCT else "extra" if ch in EXTRA else "space" if ch in SPACE else "any"
+        if state == "after-space" and kind != "space":
+            out.append(text[start:i])
+            start = i
+            state = "default"
+        if kind == "punct":
+            state = "after-punct"
+        elif kind == "space":
+            state = "after-space" if state in ("after-punct", "after-extra", "after-space") else "default"
+        elif kind == "extra":
+            state = "after-extra" if state == "after-punct" else "default"
+        else:
+            state = "default"
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+@hypothesis.given(
+    st.text(alphabet=st.sampled_from("ab.!?:\u2026\u201d\u201c\u2019\"' \n\t\u00a0"), max_size=40)
+)
+def test_sentence_rule_is_kepubifys_state_machine(text: str) -> None:
+    assert kepub.split(text) == kepubify_sentences(text)
+
+
+def test_kepubify_real_kepub_case() -> None:
+    """kepubify's case from Kobo's own kepubs (kobotest): headings start a paragraph, no split at colons."""
+    given = (
+        '<div class="img_container"><p class="ad_image"><img src="bookwire_ad_cover1.jpg" alt="image"/></p>'
+        '</div>\n    <h2 class="subheadline">The Christmas Collection: All Of Your Favourite Classic Christmas '
+        "Stories, Novels, Poems, Carols in One Ebook</h2>\n"
+        '    <p class="subheadline2"></p>\n    <p class="metadata">Carr, Annie Roe</p>'
+    )
+    expected = (
+        '<div class="img_container"><p class="ad_image">'
+        + S(1, 1, '<img src="bookwire_ad_cover1.jpg" alt="image"/>')
+        + '</p></div>\n    <h2 class="subheadline">'
+        + S(
+            2,
+            1,
+            "The Christmas Collection: All Of Your Favourite Classic Christmas Stories, Novels, "
+            "Poems, Carols in One Ebook",
+        )
+        + '</h2>\n    <p class="subheadline2"></p>\n    <p class="metadata">'
+        + S(3, 1, "Carr, Annie Roe")
+        + "</p>"
+    )
+    assert inner(kepub.convert(page(given))) == expected
 
 
 def test_kobotouchextended_blank_text_outside_p_is_not_wrapped() -> None:
