@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import html5lib
-import pytest
 import hypothesis
+import pytest
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -249,10 +249,10 @@ def test_sentence_rule_is_kepubifys_state_machine(text: str) -> None:
 
 def test_kepubify_real_kepub_case() -> None:
     """kepubify's case from Kobo's own kepubs (kobotest): headings start a paragraph, no split at colons."""
-    given = (
+    source = (
         '<div class="img_container"><p class="ad_image"><img src="bookwire_ad_cover1.jpg" alt="image"/></p>'
-        '</div>\n    <h2 class="subheadline">The Christmas Collection: All Of Your Favourite Classic Christmas '
-        "Stories, Novels, Poems, Carols in One Ebook</h2>\n"
+        '</div>\n    <h2 class="subheadline">The Christmas Collection: All Of Your Favourite Classic '
+        "Christmas Stories, Novels, Poems, Carols in One Ebook</h2>\n"
         '    <p class="subheadline2"></p>\n    <p class="metadata">Carr, Annie Roe</p>'
     )
     expected = (
@@ -269,7 +269,7 @@ def test_kepubify_real_kepub_case() -> None:
         + S(3, 1, "Carr, Annie Roe")
         + "</p>"
     )
-    assert inner(kepub.convert(page(given))) == expected
+    assert inner(kepub.convert(page(source))) == expected
 
 
 def test_kobotouchextended_blank_text_outside_p_is_not_wrapped() -> None:
