@@ -94,8 +94,14 @@ def test_feeds_link_opds2_from_the_start(server: CatalogServer) -> None:
     _status, _body, headers = request(server, "/")
     assert headers["Link"] == '<catalog.json>; rel="alternate"; type="application/opds+json"'
     assert headers["Cache-Control"] == "no-cache"
+    assert headers["Vary"] == "Accept"  # the start is Atom or JSON by the Accept header
+    atom_etag = headers["ETag"]
     status, _body, headers = request(server, "/", {"Accept": "application/opds+json"})
     assert status == 200 and headers["Content-Type"] == "application/opds+json"
+    assert headers["Vary"] == "Accept" and headers["ETag"] != atom_etag
+    status, _body, headers = request(server, "/", {"If-None-Match": atom_etag})
+    assert status == 304 and headers["Vary"] == "Accept"
+    assert "Vary" not in request(server, "/catalog.xml")[2]  # one representation only
 
 
 @pytest.mark.parametrize(
