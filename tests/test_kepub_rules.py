@@ -272,6 +272,35 @@ def test_kepubify_real_kepub_case() -> None:
     assert inner(kepub.convert(page(source))) == expected
 
 
+# KoboTouchExtended's own samples (tests/test_container.py, test_add_spans_to_text and
+# test_add_spans_to_multiple_sentences): each is one sentence, or the sentences its TEXT_SPLIT_RE finds,
+# and the text is unchanged. KoboTouchExtended leaves the white space around a sentence outside its span
+# (its PR 191); kepubify, whose spans match Kobo's own kepubs, keeps it inside, and so do we.
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Hello, World!", ["Hello, World!"]),
+        ("    Hello, World!", ["    Hello, World!"]),
+        ("Hello, World!    ", ["Hello, World!    "]),
+        (
+            "\n\n    GIF is pronounced as it's spelled.\n   ",
+            ["\n\n    GIF is pronounced as it's spelled.\n   "],
+        ),
+        (" \"Yes, but I asked 'Why?'\" ", [" \"Yes, but I asked 'Why?'\" "]),  # two closing marks
+        (
+            "\n  All rights reserved.\nAll wrongs on retainer.\n  ",
+            ["\n  All rights reserved.\n", "All wrongs on retainer.\n  "],
+        ),
+    ],
+)
+def test_kobotouchextended_samples(text: str, sentences: list[str]) -> None:
+    out = etree.fromstring(kepub.convert(page(f"<p>{text}</p>")))
+    spans = out.findall(f".//{X}p/{X}span[@class='koboSpan']")
+    assert [s.text for s in spans] == sentences
+    assert [s.get("id") for s in spans] == [f"kobo.1.{n}" for n in range(1, len(sentences) + 1)]
+    assert "".join(out.find(f".//{X}p").itertext()) == text  # type: ignore[union-attr]
+
+
 def test_kobotouchextended_blank_text_outside_p_is_not_wrapped() -> None:
     out = inner(kepub.convert(page("<div>\n  <p>x</p>\n</div>")))
     assert out == f"<div>\n  <p>{S(1, 1, 'x')}</p>\n</div>"
