@@ -123,3 +123,12 @@ def test_feeds_link_opds2_from_the_start(server: CatalogServer) -> None:
 )
 def test_parse_range(header: str, size: int, expected: object) -> None:
     assert httpcache.parse_range(header, size) == expected
+
+
+def test_help_names_both_catalogs() -> None:
+    from click.testing import CliRunner
+
+    from companion.cli import main
+
+    text = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert "OPDS 1.2" in text and "OPDS 2.0" in text and "/catalog.json" in text
