@@ -408,3 +408,25 @@ def test_footnotes_meet_kobos_popup_rules(built: Path) -> None:
             assert order.index(note) > order.index(link)
             checked += 1
     assert checked > 0
+
+
+def test_kepubify_opf_rules_need_no_change(built: Path) -> None:
+    """kepubify's OPF rules (TransformOPF, TransformDummyTitlepage): Kobo finds the cover only by
+    `properties="cover-image"`, so the item `meta name="cover"` names must carry it; and Kobo shows the
+    first spine document without margins, so kepubify adds a blank title page unless that document's
+    name says cover or title. Our package already meets both, so the kepub's OPF is the EPUB's."""
+    opf_name = "EPUB/content.opf"
+    with zipfile.ZipFile(built / "never-let-me-go.kepub.epub") as archive:
+        data = archive.read(opf_name)
+    with zipfile.ZipFile(built / "never-let-me-go.epub") as archive:
+        assert archive.read(opf_name) == data
+    opf = etree.fromstring(data)
+    ns = {"opf": "http://www.idpf.org/2007/opf"}
+    cover_id = opf.xpath("string(//opf:meta[@name='cover']/@content)", namespaces=ns) or "cover"
+    [cover] = opf.xpath(f"//opf:item[@id='{cover_id}']", namespaces=ns)
+    assert "cover-image" in cover.get("properties", "").split()
+    first = opf.xpath("//opf:spine/opf:itemref[not(@linear='no')]/@idref", namespaces=ns)[0]
+    [item] = opf.xpath(f"//opf:item[@id='{first}']", namespaces=ns)
+    name = item.get("href").rsplit("/", 1)[-1].lower()
+    assert "cover" in name or "title" in name, name
+    assert not opf.xpath("//opf:meta[@name='calibre:timestamp']", namespaces=ns)  # kepubify drops it
