@@ -12,7 +12,7 @@ import threading
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -291,3 +291,41 @@ def test_feedparser_reads_every_feed(built: Path, paged: CatalogServer) -> None:
     for path in ("", "catalog.xml", "catalog.xml?page=2", "catalog.xml?sort=new&page=3"):
         served = feedparser.parse(fetch(urljoin(paged.url, path))[0])
         assert not served.bozo and served.version == "atom10" and served.entries, path
+
+
+def _drop(root: etree._Element, path: str) -> None:
+    found = root.find(path)
+    assert found is not None
+    found.getparent().remove(found)  # type: ignore[union-attr]
+
+
+def _set(root: etree._Element, path: str, key: str | None, value: str) -> None:
+    found = root.find(path)
+    assert found is not None
+    if key is None:
+        found.text = value
+    elif value:
+        found.set(key, value)
+    else:
+        del found.attrib[key]
+
+
+BREAKS: list[tuple[str, Callable[[etree._Element], None]]] = [
+    ("an entry without its id", lambda r: _drop(r, f"{ATOM}entry/{ATOM}id")),
+    ("a feed without its title", lambda r: _drop(r, f"{ATOM}title")),
+    ("a date that is no date-time", lambda r: _set(r, f"{ATOM}entry/{ATOM}updated", None, "2026-11-23")),
+    ("a link without href", lambda r: _set(r, f"{ATOM}entry/{ATOM}link", "href", "")),
+    ("a media type that is none", lambda r: _set(r, f"{ATOM}entry/{ATOM}link", "type", "jpeg")),
+    ("two titles", lambda r: r.find(f"{ATOM}entry").append(etree.Element(f"{ATOM}title"))),  # type: ignore[union-attr]
+]
+
+
+@pytest.mark.parametrize(("what", "breaking"), BREAKS, ids=[b[0] for b in BREAKS])
+def test_the_atom_schema_refuses_a_broken_feed(
+    atom_schema: etree.RelaxNG, built: Path, what: str, breaking: Callable[[etree._Element], None]
+) -> None:
+    """The RELAX NG schema is no rubber stamp: each of RFC 4287's rules broken once is refused."""
+    root = etree.fromstring((built / "catalog.xml").read_bytes())
+    assert atom_schema.validate(root)
+    breaking(root)
+    assert not atom_schema.validate(root), what
