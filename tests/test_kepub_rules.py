@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import html5lib
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from lxml import etree
 
 from companion.epub import kepub
@@ -181,23 +183,122 @@ def test_kepubify_style_hacks_end_the_head() -> None:
     head = root.find(f"{X}head")
     assert head is not None and [etree.QName(e).localname for e in head] == ["title", "meta", "style"]
     assert head[-1].get("class") == "kobostylehacks" and head[-1].get("type") == "text/css"
-    assert head[-1].text == "div#book-inner { margin-top: 0; margin-bottom: 0; }"  # kepubify's text
+    assert head[-1].text == "div#book-inner { margin-top: 0; margin-bottom: 0;}"  # kepubify's, byte for byte
 
 
-# KoboTouchExtended: `(.*?[\.\!\?\:][\'"\u201d\u2019]?\s*)`, spaces-only text is not wrapped.
+# kepubify's sentence rule (splitSentences in transform.go, a state machine its tests check against the
+# regexp `.*?[.!?]['"”’“…]?\s+`): a stop, a run of stops, at most one closing quote or ellipsis,
+# then ASCII white space, which stays with the sentence. KoboTouchExtended's TEXT_SPLIT_RE agrees but for
+# the colon, which it also takes as a stop; kepubify's "don't split sentences after colons" comes from
+# comparing with Kobo's own kepubs, so the colon is no stop here.
 @pytest.mark.parametrize(
     ("text", "pieces"),
     [
-        ("One. Two! Three? Four: five", ["One. ", "Two! ", "Three? ", "Four: ", "five"]),
+        ("One. Two! Three? Four", ["One. ", "Two! ", "Three? ", "Four"]),
+        ("The Christmas Collection: All Of Your", ["The Christmas Collection: All Of Your"]),  # colon
         ("\u201cHello.\u201d Then", ["\u201cHello.\u201d ", "Then"]),
         ("He said 'no.' and left", ["He said 'no.' ", "and left"]),
-        ("Wait\u2026 no", ["Wait\u2026 no"]),  # an ellipsis alone does not end a sentence for either tool
-        ("e.g. this", ["e.", "g. ", "this"]),  # both tools split at every stop, as Kobo does
+        ("Wait\u2026 no", ["Wait\u2026 no"]),  # an ellipsis alone ends no sentence for either tool
+        ("Wait.\u2026 no", ["Wait.\u2026 ", "no"]),  # the ellipsis as the one mark after a stop
+        ("e.g. this", ["e.g. ", "this"]),  # no space after the first stop: no split (both tools)
+        ("end.Next one", ["end.Next one"]),
+        ("Really?! Yes", ["Really?! ", "Yes"]),  # a run of stops is one end
+        ("a.'' b", ["a.'' b"]),  # two closing marks: kepubify's machine falls back into the sentence
+        ("Mr.\u00a0Smith. Then", ["Mr.\u00a0Smith. ", "Then"]),  # a no-break space is no white space
+        ("One.  \n\tTwo", ["One.  \n\t", "Two"]),  # all the white space stays with the sentence
         ("no stop at all", ["no stop at all"]),
+        ("Trailing. ", ["Trailing. "]),
     ],
 )
 def test_sentence_rule(text: str, pieces: list[str]) -> None:
     assert kepub.split(text) == pieces
+
+
+PUNCT, EXTRA, SPACE = ".!?", "'\"\u201d\u2019\u201c\u2026", "\t\n\f\r "
+
+
+def kepubify_sentences(text: str) -> list[str]:
+    """kepubify's splitSentences state machine, state by state (transform.go), as the test's oracle."""
+    out: list[str] = []
+    start, state = 0, "default"
+    for i, ch in enumerate(text):
+        kind = "punct" if ch in PUNCT else "extra" if ch in EXTRA else "space" if ch in SPACE else "any"
+        if state == "after-space" and kind != "space":
+            out.append(text[start:i])
+            start = i
+            state = "default"
+        if kind == "punct":
+            state = "after-punct"
+        elif kind == "space":
+            state = "after-space" if state in ("after-punct", "after-extra", "after-space") else "default"
+        elif kind == "extra":
+            state = "after-extra" if state == "after-punct" else "default"
+        else:
+            state = "default"
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+@hypothesis.given(
+    st.text(alphabet=st.sampled_from("ab.!?:\u2026\u201d\u201c\u2019\"' \n\t\u00a0"), max_size=40)
+)
+def test_sentence_rule_is_kepubifys_state_machine(text: str) -> None:
+    assert kepub.split(text) == kepubify_sentences(text)
+
+
+def test_kepubify_real_kepub_case() -> None:
+    """kepubify's case from Kobo's own kepubs (kobotest): headings start a paragraph, no split at colons."""
+    source = (
+        '<div class="img_container"><p class="ad_image"><img src="bookwire_ad_cover1.jpg" alt="image"/></p>'
+        '</div>\n    <h2 class="subheadline">The Christmas Collection: All Of Your Favourite Classic '
+        "Christmas Stories, Novels, Poems, Carols in One Ebook</h2>\n"
+        '    <p class="subheadline2"></p>\n    <p class="metadata">Carr, Annie Roe</p>'
+    )
+    expected = (
+        '<div class="img_container"><p class="ad_image">'
+        + S(1, 1, '<img src="bookwire_ad_cover1.jpg" alt="image"/>')
+        + '</p></div>\n    <h2 class="subheadline">'
+        + S(
+            2,
+            1,
+            "The Christmas Collection: All Of Your Favourite Classic Christmas Stories, Novels, "
+            "Poems, Carols in One Ebook",
+        )
+        + '</h2>\n    <p class="subheadline2"></p>\n    <p class="metadata">'
+        + S(3, 1, "Carr, Annie Roe")
+        + "</p>"
+    )
+    assert inner(kepub.convert(page(source))) == expected
+
+
+# KoboTouchExtended's own samples (tests/test_container.py, test_add_spans_to_text and
+# test_add_spans_to_multiple_sentences): each is one sentence, or the sentences its TEXT_SPLIT_RE finds,
+# and the text is unchanged. KoboTouchExtended leaves the white space around a sentence outside its span
+# (its PR 191); kepubify, whose spans match Kobo's own kepubs, keeps it inside, and so do we.
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Hello, World!", ["Hello, World!"]),
+        ("    Hello, World!", ["    Hello, World!"]),
+        ("Hello, World!    ", ["Hello, World!    "]),
+        (
+            "\n\n    GIF is pronounced as it's spelled.\n   ",
+            ["\n\n    GIF is pronounced as it's spelled.\n   "],
+        ),
+        (" \"Yes, but I asked 'Why?'\" ", [" \"Yes, but I asked 'Why?'\" "]),  # two closing marks
+        (
+            "\n  All rights reserved.\nAll wrongs on retainer.\n  ",
+            ["\n  All rights reserved.\n", "All wrongs on retainer.\n  "],
+        ),
+    ],
+)
+def test_kobotouchextended_samples(text: str, sentences: list[str]) -> None:
+    out = etree.fromstring(kepub.convert(page(f"<p>{text}</p>")))
+    spans = out.findall(f".//{X}p/{X}span[@class='koboSpan']")
+    assert [s.text for s in spans] == sentences
+    assert [s.get("id") for s in spans] == [f"kobo.1.{n}" for n in range(1, len(sentences) + 1)]
+    assert "".join(out.find(f".//{X}p").itertext()) == text  # type: ignore[union-attr]
 
 
 def test_kobotouchextended_blank_text_outside_p_is_not_wrapped() -> None:
@@ -307,3 +408,25 @@ def test_footnotes_meet_kobos_popup_rules(built: Path) -> None:
             assert order.index(note) > order.index(link)
             checked += 1
     assert checked > 0
+
+
+def test_kepubify_opf_rules_need_no_change(built: Path) -> None:
+    """kepubify's OPF rules (TransformOPF, TransformDummyTitlepage): Kobo finds the cover only by
+    `properties="cover-image"`, so the item `meta name="cover"` names must carry it; and Kobo shows the
+    first spine document without margins, so kepubify adds a blank title page unless that document's
+    name says cover or title. Our package already meets both, so the kepub's OPF is the EPUB's."""
+    opf_name = "EPUB/content.opf"
+    with zipfile.ZipFile(built / "never-let-me-go.kepub.epub") as archive:
+        data = archive.read(opf_name)
+    with zipfile.ZipFile(built / "never-let-me-go.epub") as archive:
+        assert archive.read(opf_name) == data
+    opf = etree.fromstring(data)
+    ns = {"opf": "http://www.idpf.org/2007/opf"}
+    cover_id = opf.xpath("string(//opf:meta[@name='cover']/@content)", namespaces=ns) or "cover"
+    [cover] = opf.xpath(f"//opf:item[@id='{cover_id}']", namespaces=ns)
+    assert "cover-image" in cover.get("properties", "").split()
+    first = opf.xpath("//opf:spine/opf:itemref[not(@linear='no')]/@idref", namespaces=ns)[0]
+    [item] = opf.xpath(f"//opf:item[@id='{first}']", namespaces=ns)
+    name = item.get("href").rsplit("/", 1)[-1].lower()
+    assert "cover" in name or "title" in name, name
+    assert not opf.xpath("//opf:meta[@name='calibre:timestamp']", namespaces=ns)  # kepubify drops it

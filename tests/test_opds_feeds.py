@@ -10,12 +10,14 @@ import json
 import re
 import threading
 import urllib.request
+import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import feedparser
 import pytest
 import rnc2rng
 from jsonschema import Draft7Validator, FormatChecker
@@ -45,6 +47,11 @@ def check_atom(schema: etree.RelaxNG, data: bytes) -> etree._Element:
     """Valid against RFC 4287's schema, and the rules RELAX NG cannot say (RFC 4287 and OPDS 1.2)."""
     root = etree.fromstring(data)
     assert schema.validate(root), schema.error_log
+    ids = [element.text or "" for element in root.iter(f"{ATOM}id")]
+    assert len(ids) == len(set(ids)), ids  # the feed's own id and each entry's are different
+    for text in ids:  # RFC 4122 section 3: a UUID URN is urn:uuid: and the UUID, nothing after it
+        if text.startswith("urn:uuid:"):
+            assert str(uuid.UUID(text.removeprefix("urn:uuid:"))) == text.removeprefix("urn:uuid:"), text
     entries = [root] if root.tag == f"{ATOM}entry" else root.findall(f"{ATOM}entry")
     for entry in entries:
         # RFC 4287 4.1.1: an author on the feed or on every entry; 4.1.2: no content -> an alternate link.
@@ -183,7 +190,33 @@ def test_opds2_schema_catches_a_broken_feed(opds2_validator: Draft7Validator, bu
     value = json.loads((built / "catalog.json").read_bytes())
     del value["publications"][0]["links"][0]["href"]
     value["metadata"]["modified"] = "yesterday"
-    assert len(list(opds2_validator.iter_errors(value))) >= 1
+    value["publications"][0]["images"][0]["href"] = "not a URI reference:"
+    value["links"][0]["href"] = "http://[bad"
+    errors = {(tuple(e.path), e.validator) for e in opds2_validator.iter_errors(value)}
+    assert (("metadata", "modified"), "format") in errors  # date-time: needs rfc3339-validator
+    assert (("links", 0, "href"), "format") in errors  # uri: needs rfc3986-validator
+    assert any(path[:2] == ("publications", 0) and rule == "required" for path, rule in errors)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("date-time", "2026-11-23"),
+        ("uri", "catalog.json"),
+        ("uri-reference", "a b:c"),
+        ("uri-template", "{a"),
+    ],
+)
+def test_the_format_checker_checks_every_format_the_schemas_use(name: str, bad: str) -> None:
+    """jsonschema silently passes a format it has no checker for (the checkers are optional packages)."""
+    checker = FormatChecker()
+    used = {
+        match
+        for path in SCHEMAS.rglob("*.schema.json")
+        for match in re.findall(r'"format":\s*"([^"]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert used <= set(checker.checkers), used - set(checker.checkers)
+    assert not checker.conforms(bad, name)
 
 
 def test_several_books_get_a_navigation_feed(
@@ -233,3 +266,66 @@ def test_empty_folder(atom_schema: etree.RelaxNG, opds2_validator: Draft7Validat
     check_atom(atom_schema, opds.catalog_xml(tmp_path))
     opds.write_catalog(tmp_path)
     check_opds2(opds2_validator, (tmp_path / "catalog.json").read_bytes())
+
+
+def test_feedparser_reads_every_feed(built: Path, paged: CatalogServer) -> None:
+    """A feed reader's parser (feedparser, as Python OPDS clients use) reads every feed without a
+    complaint and finds each field an OPDS client shows."""
+    feed = feedparser.parse((built / "catalog.xml").read_bytes())
+    assert not feed.bozo and feed.version == "atom10"
+    [entry] = feed.entries
+    assert entry.title == "Never Let Me Go: A Reader\u2019s Companion" and entry.id.startswith("urn:uuid:")
+    assert entry.updated_parsed[:3] == (2026, 11, 23) and entry.published_parsed[:3] == (2026, 11, 23)
+    assert entry.rights.startswith("Text © 2026") and [t.term for t in entry.tags] == [
+        "Never Let Me Go (Kazuo Ishiguro)"
+    ]
+    assert entry.dcterms_identifier == entry.id and entry.dcterms_language == "en-GB"
+    links = {(link.rel, link.href): link for link in entry.links}
+    assert ("alternate", f"{SLUG}-entry.xml") in links
+    assert ("http://opds-spec.org/image/thumbnail", f"{SLUG}-thumbnail.jpg") in links
+    download = links[(ACQUISITION, f"{SLUG}.kepub.epub")]
+    assert download.type == "application/kepub+zip"
+    assert int(download.length) == (built / f"{SLUG}.kepub.epub").stat().st_size
+    complete = feedparser.parse((built / f"{SLUG}-entry.xml").read_bytes())
+    assert not complete.bozo and complete.entries[0].id == entry.id
+    for path in ("", "catalog.xml", "catalog.xml?page=2", "catalog.xml?sort=new&page=3"):
+        served = feedparser.parse(fetch(urljoin(paged.url, path))[0])
+        assert not served.bozo and served.version == "atom10" and served.entries, path
+
+
+def _drop(root: etree._Element, path: str) -> None:
+    found = root.find(path)
+    assert found is not None
+    found.getparent().remove(found)  # type: ignore[union-attr]
+
+
+def _set(root: etree._Element, path: str, key: str | None, value: str) -> None:
+    found = root.find(path)
+    assert found is not None
+    if key is None:
+        found.text = value
+    elif value:
+        found.set(key, value)
+    else:
+        del found.attrib[key]
+
+
+BREAKS: list[tuple[str, Callable[[etree._Element], None]]] = [
+    ("an entry without its id", lambda r: _drop(r, f"{ATOM}entry/{ATOM}id")),
+    ("a feed without its title", lambda r: _drop(r, f"{ATOM}title")),
+    ("a date that is no date-time", lambda r: _set(r, f"{ATOM}entry/{ATOM}updated", None, "2026-11-23")),
+    ("a link without href", lambda r: _set(r, f"{ATOM}entry/{ATOM}link", "href", "")),
+    ("a media type that is none", lambda r: _set(r, f"{ATOM}entry/{ATOM}link", "type", "jpeg")),
+    ("two titles", lambda r: r.find(f"{ATOM}entry").append(etree.Element(f"{ATOM}title"))),  # type: ignore[union-attr]
+]
+
+
+@pytest.mark.parametrize(("what", "breaking"), BREAKS, ids=[b[0] for b in BREAKS])
+def test_the_atom_schema_refuses_a_broken_feed(
+    atom_schema: etree.RelaxNG, built: Path, what: str, breaking: Callable[[etree._Element], None]
+) -> None:
+    """The RELAX NG schema is no rubber stamp: each of RFC 4287's rules broken once is refused."""
+    root = etree.fromstring((built / "catalog.xml").read_bytes())
+    assert atom_schema.validate(root)
+    breaking(root)
+    assert not atom_schema.validate(root), what

@@ -191,3 +191,22 @@ def test_cli_reports_what_it_wrote(cli: Callable[..., Result], tmp_path: Path, d
     kindle = drive(tmp_path / "Kindle", "kindle")
     result = cli("push", str(dist), "--device", str(kindle))
     assert result.exit_code == 1 and "error D032" in result.stderr and "companion send" in result.stderr
+
+
+def test_a_tolino_on_kobos_software_gets_the_epub(tmp_path: Path, dist: Path) -> None:
+    """calibre's KoboTouch driver serves the Tolino Shine 5, Shine Color and Vision Color (Kobo's
+    software, a `.kobo/` folder) but sends them the EPUB: no kepubify for a Tolino."""
+    tolino = drive(tmp_path / "tolino", "kobo")
+    device = push.choose_device(tolino)
+    assert device == devices.Device("Tolino", tolino, tolino)
+    [done] = push.push(dist, device)
+    assert done.target == tolino / f"{SLUG}.epub"
+    assert not (tolino / f"{SLUG}.kepub.epub").exists()
+    assert devices.detect(drive(tmp_path / "KOBOeReader", "kobo")).kind == "Kobo"  # type: ignore[union-attr]
+
+
+def test_the_copy_is_readable_by_everyone(tmp_path: Path, dist: Path) -> None:
+    """A temporary file is created 0600; the book on the reader gets the usual 0644."""
+    stick = drive(tmp_path / "stick", "stick")
+    [done] = push.push(dist, push.choose_device(stick))
+    assert done.target.stat().st_mode & 0o777 == 0o644

@@ -219,11 +219,35 @@ def test_other_host_name(
     inbox, where = server(pki["other-host"])
     result = send(book, where, "--cafile", str(pki["ca"].cert))
     assert result.exit_code == 1
+    port = where.rsplit(":", 1)[1]
     assert result.stderr == (
-        f"{where}: error D040: the certificate of {where} is not valid for 127.0.0.1\n"
-        "    hint: give --smtp the host name the certificate is for, as your mail provider spells it\n"
+        f"{where}: error D040: the certificate of {where} is not valid for 127.0.0.1 "
+        "(it is for mail.example.com)\n"
+        f"    hint: give --smtp mail.example.com:{port}, the name on the certificate\n"
     )
     assert inbox.messages == []
+
+
+def test_other_host_name_on_implicit_tls(
+    server: Callable[..., tuple[Inbox, str]], pki: dict[str, Issued], book: Path
+) -> None:
+    inbox, where = server(pki["other-host"], implicit=True)
+    result = send(book, where, "--ssl", "--cafile", str(pki["ca"].cert))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"{where}: error D040: the certificate of {where} is not valid for 127.0.0.1 "
+        "(it is for mail.example.com)\n"
+    )
+    assert inbox.messages == []
+
+
+def test_wrong_host_and_unknown_ca_lists_no_names(
+    server: Callable[..., tuple[Inbox, str]], pki: dict[str, Issued], book: Path
+) -> None:
+    """The names are read only through a verified chain: an untrusted certificate says nothing more."""
+    _inbox, where = server(pki["other-host"])
+    result = send(book, where)
+    assert result.exit_code == 1 and "does not trust" in result.stderr and "it is for" not in result.stderr
 
 
 def test_unusable_cafile(server: Callable[..., tuple[Inbox, str]], book: Path, tmp_path: Path) -> None:

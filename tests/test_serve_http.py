@@ -94,8 +94,14 @@ def test_feeds_link_opds2_from_the_start(server: CatalogServer) -> None:
     _status, _body, headers = request(server, "/")
     assert headers["Link"] == '<catalog.json>; rel="alternate"; type="application/opds+json"'
     assert headers["Cache-Control"] == "no-cache"
+    assert headers["Vary"] == "Accept"  # the start is Atom or JSON by the Accept header
+    atom_etag = headers["ETag"]
     status, _body, headers = request(server, "/", {"Accept": "application/opds+json"})
     assert status == 200 and headers["Content-Type"] == "application/opds+json"
+    assert headers["Vary"] == "Accept" and headers["ETag"] != atom_etag
+    status, _body, headers = request(server, "/", {"If-None-Match": atom_etag})
+    assert status == 304 and headers["Vary"] == "Accept"
+    assert "Vary" not in request(server, "/catalog.xml")[2]  # one representation only
 
 
 @pytest.mark.parametrize(
@@ -117,3 +123,12 @@ def test_feeds_link_opds2_from_the_start(server: CatalogServer) -> None:
 )
 def test_parse_range(header: str, size: int, expected: object) -> None:
     assert httpcache.parse_range(header, size) == expected
+
+
+def test_help_names_both_catalogs() -> None:
+    from click.testing import CliRunner
+
+    from companion.cli import main
+
+    text = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert "OPDS 1.2" in text and "OPDS 2.0" in text and "/catalog.json" in text

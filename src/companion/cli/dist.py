@@ -156,9 +156,10 @@ def send(
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 @handle_errors
 def serve(folder: Path, host: str, port: int, verbose: bool) -> None:
-    """Serve DIR (default dist/) as an OPDS 1.2 catalog for reading apps (KOReader, Thorium, Moon+ ...).
+    """Serve DIR (default dist/) as an OPDS catalog for reading apps (KOReader, Thorium, Moon+ ...).
 
-    The catalog is at the printed URL; add it in the app as an OPDS catalog. Ctrl-C stops.
+    The catalog is at the printed URL (OPDS 1.2, Atom; OPDS 2.0, JSON, at /catalog.json); add it in the
+    app as an OPDS catalog. Downloads can be resumed. Ctrl-C stops.
     """
     serving.serve(folder, host, port, verbose, announce=click.echo)
 

@@ -26,10 +26,10 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     if durable:
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the rename itself durable (a crash right after a build keeps the new file)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -70,4 +70,4 @@ def write_tree(folder: Path, files: dict[str, bytes], finish: Callable[[Path], o
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
-    _sync_folder(folder.parent)
+    sync_folder(folder.parent)

@@ -9,7 +9,9 @@ themselves:
 - PocketBook: a `system/config/` folder (its settings) beside `system/`; books go in `books/` when the
   reader has one (calibre's PocketBook drivers), else at the top;
 - Tolino: a `.tolino` marker, or a drive labelled "tolino"; books go in `Books/` (calibre's TOLINO driver
-  uploads there because the Vision only shows that folder);
+  uploads there because the Vision only shows that folder). The newest Tolinos run Kobo's software and
+  keep a `.kobo/` folder; such a drive labelled tolino is a Tolino with books at the top, and gets the
+  EPUB (calibre's KoboTouch driver does not kepubify for them);
 - Kindle: `documents/` and `system/` without PocketBook's `system/config/` (calibre's KINDLE driver
   keeps books in `documents/`), or an `amazon-cover-bug` / `.kindle` folder.
 Mounted drives on Linux come from /proc/self/mounts, kept to removable-media places (/media, /run/media,
@@ -52,12 +54,15 @@ def detect(root: Path) -> Device | None:
         except OSError:
             return False
 
+    tolino = has(".tolino") or "tolino" in root.name.lower()
     if has(".kobo") and (has(".kobo", "KoboReader.sqlite") or has(".kobo", "version")):
-        return Device(KOBO, root, root)
+        # The Tolino Shine 5, Shine Color and Vision Color run Kobo's software (a `.kobo/` folder);
+        # calibre's KoboTouch driver sends them the plain EPUB (no kepubify for a Tolino), at the top.
+        return Device(TOLINO if tolino else KOBO, root, root)
     if has("system", "config"):
         books = next((root / name for name in ("books", "Books") if has(name)), root)
         return Device(POCKETBOOK, root, books)
-    if has(".tolino") or "tolino" in root.name.lower():
+    if tolino:
         return Device(TOLINO, root, root / "Books")
     if (has("documents") and has("system")) or has("amazon-cover-bug") or has(".kindle"):
         return Device(KINDLE, root, root / "documents")

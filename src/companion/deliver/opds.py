@@ -147,7 +147,7 @@ def navigation_feed(found: Sequence[Book], catalog: str = CATALOG_NAME, start: s
     ):
         entry = _sub(feed, "entry")
         _sub(entry, "title", title)
-        _sub(entry, "id", f"{_feed_id(found)}:{key}")
+        _sub(entry, "id", _feed_id(found, key))
         _sub(entry, "updated", updated)
         _sub(entry, "content", text).set("type", "text")
         _link(entry, rel, href, FEED_TYPE)
@@ -197,15 +197,16 @@ _NSMAP = {None: ATOM, "dc": DCTERMS, "opds": OPDS, "opensearch": OPENSEARCH}
 
 def _feed(found: Sequence[Book], title: str, kind: str) -> etree._Element:
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap=_NSMAP)  # type: ignore[arg-type]
-    _sub(feed, "id", f"{_feed_id(found)}:{kind}" if kind != "acquisition" else _feed_id(found))
+    _sub(feed, "id", _feed_id(found, "" if kind == "acquisition" else kind))
     _sub(feed, "title", title)
     _sub(feed, "updated", _updated(found))
     _sub(_sub(feed, "author"), "name", "companion")
     return feed
 
 
-def _feed_id(found: Sequence[Book]) -> str:
-    ids = "\n".join(book.meta.identifier for book in found)
+def _feed_id(found: Sequence[Book], kind: str = "") -> str:
+    """A stable `urn:uuid:` of the books (and the feed's kind): a UUID URN holds nothing after the UUID."""
+    ids = "\n".join(book.meta.identifier for book in found) + (f"\n:{kind}" if kind else "")
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'companion-opds:' + ids)}"
 
 

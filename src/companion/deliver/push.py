@@ -7,17 +7,19 @@ the `.epub`; a Kindle over USB cannot read EPUB at all, so it is refused with a 
 different book (another identifier, or no EPUB at all) is left alone unless `--replace` says otherwise;
 an older copy of the same book is updated; an identical copy is left as it is. Each file is written to a
 temporary file beside its place, flushed to the drive, then renamed, so an unplugged reader never
-holds half a book.
+holds half a book, and the file gets the usual mode (0644) where the drive keeps modes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from companion.core.errors import CompanionError, Diagnostic, diagnostic
+from companion.core.write import sync_folder
 from companion.deliver import devices
 from companion.deliver.devices import Device
 from companion.deliver.opds_books import Entry, entries, listing, read_metadata
@@ -132,7 +134,10 @@ def _copy(source: Path, target: Path) -> None:
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):  # a FAT drive may refuse; its files have no modes anyway
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the book from other users of a folder
         os.replace(tmp, target)
+        sync_folder(target.parent)  # the rename itself reaches the drive before it is unplugged
     except OSError as exc:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,8 @@ environment (COMPANION_SMTP_PASSWORD) or ~/.netrc, never from the command line, 
 an unencrypted connection except to a loopback address. The server's certificate is checked against the
 system's CAs (OpenSSL's, which SSL_CERT_FILE and SSL_CERT_DIR replace) plus any --cafile; a refused
 certificate is reported with its reason (expired, self-signed, unknown CA, another host name) and what
-to do about it.
+to do about it; for another host name, the names on the certificate, read through a second handshake
+that checks the chain but not the name and sends nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -188,8 +189,11 @@ _TRUST_HINT = (
 )
 
 
-def certificate_problem(exc: ssl.SSLCertVerificationError, where: str, host: str) -> Diagnostic:
-    """Diagnostic D040 for a refused certificate: the reason in words, and what to do about it."""
+def certificate_problem(
+    exc: ssl.SSLCertVerificationError, where: str, host: str, names: Sequence[str] = ()
+) -> Diagnostic:
+    """Diagnostic D040 for a refused certificate: the reason in words, and what to do about it
+    (`names`: the host names the certificate is good for, when they could be read)."""
     code = exc.verify_code
     today = dt.date.today().isoformat()
     if code == _EXPIRED:
@@ -207,10 +211,36 @@ def certificate_problem(exc: ssl.SSLCertVerificationError, where: str, host: str
     elif code in (_HOST_MISMATCH, _IP_MISMATCH):
         text = f"the certificate of {where} is not valid for {host}"
         hint = "give --smtp the host name the certificate is for, as your mail provider spells it"
+        if names:
+            text += f" (it is for {', '.join(names)})"
+            hint = f"give --smtp {names[0]}:{where.rsplit(':', 1)[1]}, the name on the certificate"
     else:
         text = f"the certificate of {where} was refused: {exc.verify_message or exc.reason}"
         hint = ""
     return diagnostic(where, "D040", text, hint)
+
+
+def certificate_names(
+    host: str, port: int, implicit_tls: bool, context: ssl.SSLContext, timeout: float
+) -> list[str]:
+    """The names on a certificate refused only for its host name: a second handshake that still checks
+    the chain but not the name, then nothing sent. [] when that fails too."""
+    context.check_hostname = False  # the chain is still verified (CERT_REQUIRED)
+    client: smtplib.SMTP | None = None
+    try:
+        if implicit_tls:
+            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+            client.starttls(context=context)
+        peer = client.sock.getpeercert() if isinstance(client.sock, ssl.SSLSocket) else None
+    except (smtplib.SMTPException, OSError):
+        return []
+    finally:
+        if client is not None:
+            client.close()
+    alt: Sequence[tuple[str, str]] = (peer or {}).get("subjectAltName", ())  # type: ignore[assignment]
+    return [str(pair[1]) for pair in alt if pair[0] in ("DNS", "IP Address")]
 
 
 def _is_loopback(host: str) -> bool:
@@ -307,7 +337,10 @@ def send(
     except smtplib.SMTPResponseException as exc:
         raise fail("D006", f"{where} answered {_reply(exc)}") from None
     except ssl.SSLCertVerificationError as exc:
-        raise CompanionError([certificate_problem(exc, where, host)]) from None
+        names: list[str] = []
+        if exc.verify_code in (_HOST_MISMATCH, _IP_MISMATCH) and tls_context is None:
+            names = certificate_names(host, port, implicit_tls, trusted_context(cafile), timeout)
+        raise CompanionError([certificate_problem(exc, where, host, names)]) from None
     except ssl.SSLError as exc:
         raise fail("D007", f"TLS with {where} failed: {exc.reason or exc}") from None
     except smtplib.SMTPServerDisconnected as exc:

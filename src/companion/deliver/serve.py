@@ -64,6 +64,8 @@ class CatalogHandler(QuietHandler):
         if feed is not None:
             kind, data = feed
             headers = {"Cache-Control": "no-cache", "Link": ALTERNATE}
+            if path in START_PATHS:  # Atom or JSON by the Accept header: a cache must keep them apart
+                headers["Vary"] = "Accept"
             validators = httpcache.for_bytes(data, _newest(files))
             self.send_representation(kind, len(data), validators, lambda a, b: [data[a:b]], body, headers)
             return

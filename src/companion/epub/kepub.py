@@ -1,12 +1,14 @@
 """Kobo kepub: the same EPUB with the markup Kobo's reading engine expects in every content document.
 
 The rules are those of the two reference converters, kepubify (pgaskin/kepubify, kepub/transform.go)
-and calibre's KoboTouchExtended driver (jgoguen/calibre-kobo-driver, container.py); tests/test_kepub.py
-encodes them case by case. For every XHTML document in the manifest, the nav document included:
-- text is cut into sentences after `.`, `!`, `?` or `:` (with a closing quote and the spaces that follow),
-  and every piece becomes a `<span class="koboSpan" id="kobo.P.S">`. P counts paragraphs: it goes up at
-  each `p`, `ol`, `ul` and `table` (once something in it gets a span) and at each image; S counts the
-  segments in it from 1. Whitespace-only text is left as it is, except directly in a `p`;
+and calibre's KoboTouchExtended driver (jgoguen/calibre-kobo-driver, container.py);
+tests/test_kepub_rules.py encodes them case by case. For every XHTML document in the manifest, the nav
+document included:
+- text is cut into sentences after `.`, `!` or `?` (a run of them, then at most one closing quote or
+  ellipsis) followed by ASCII white space, which stays with the sentence; every piece becomes a
+  `<span class="koboSpan" id="kobo.P.S">`. P counts paragraphs: it goes up at each `p`, `ol`, `ul`,
+  `table` and heading (once something in it gets a span) and at each image; S counts the segments in it
+  from 1. Whitespace-only text is left as it is, except directly in a `p`;
 - every `<img>` is wrapped in a koboSpan of its own that starts a new paragraph;
 - the body's content moves into `<div id="book-columns"><div id="book-inner">`;
 - a `<style class="kobostylehacks">` goes at the end of the head (kepubify's version of Kobo's own);
@@ -15,10 +17,13 @@ encodes them case by case. For every XHTML document in the manifest, the nav doc
   (kobolabs/epub-spec, "Footnotes/Endnotes") describe the links it shows as pop-ups;
 - no element is written self-closed unless HTML calls it void: Kobo's engine reads a `<span/>` as an
   open tag that swallows what follows.
-Two deliberate differences from kepubify: the first paragraph is numbered 1 (as KoboTouchExtended does;
-kepubify gives text before the first `p` the number 0), and nothing is put inside SVG or MathML (a span
-is not valid there). Everything else (OPF, NCX, CSS, fonts, images) is copied unchanged, and the text of
-every document is unchanged, character for character.
+Where the two tools differ, kepubify is followed, because its rules were checked against Kobo's own
+kepubs (its test "also increment paragraph counter on heading tags and don't split sentences after
+colons or if there isn't any spaces after a period"): KoboTouchExtended also ends a sentence at a colon
+and numbers paragraphs by text run. Two deliberate differences from kepubify: the first paragraph is
+numbered 1 (as KoboTouchExtended does; kepubify gives text before the first `p` the number 0), and
+nothing is put inside SVG or MathML (a span is not valid there). Everything else (OPF, NCX, CSS, fonts,
+images) is copied unchanged, and the text of every document is unchanged, character for character.
 """
 
 from __future__ import annotations
@@ -36,11 +41,13 @@ from companion.epub.xhtml import NOT_PROSE, XHTML, SpanNumbers, tags
 OPF = "http://www.idpf.org/2007/opf"
 OPS = "http://www.idpf.org/2007/ops"
 CONTAINER = "urn:oasis:names:tc:opendocument:xmlns:container"
-STYLE_HACKS = "div#book-inner { margin-top: 0; margin-bottom: 0; }"
-# kepubify's sentence rule: anything up to a stop, an optional closing quote, and the spaces after it.
-_SENTENCE = re.compile(r".*?[.!?:]['\"\u201d\u2019\u201c\u2026]?\s*", re.DOTALL)
+STYLE_HACKS = "div#book-inner { margin-top: 0; margin-bottom: 0;}"  # kepubify's text, byte for byte
+# kepubify's sentence rule (its splitSentencesRegexp): anything up to a stop, at most one closing quote or
+# ellipsis, and the white space after it, which must be there. Go's \s is ASCII only, so a no-break
+# space ends nothing; a colon is no stop.
+_SENTENCE = re.compile(r".*?[.!?]['\"\u201d\u2019\u201c\u2026]?[\t\n\f\r ]+", re.DOTALL)
 _SKIP = tags(*NOT_PROSE, "pre", "audio", "video")
-_PARAGRAPHS = {f"{{{XHTML}}}{name}" for name in ("p", "ol", "ul", "table")}
+_PARAGRAPHS = tags("p", "ol", "ul", "table", "h1", "h2", "h3", "h4", "h5", "h6")
 # Elements whose content model has no room for a span: their (blank) text is left alone.
 _NO_PHRASING = {
     f"{{{XHTML}}}{name}"
