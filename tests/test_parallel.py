@@ -58,16 +58,45 @@ def test_cancel_stops_the_child_at_once() -> None:
     assert set(multiprocessing.active_children()) <= before
 
 
-def test_inline_when_threads_are_running() -> None:
+def test_a_child_is_never_forked_from_the_build_even_with_threads_running() -> None:
+    """The children come from the fork server (its process is their parent, not the build's), so
+    threads in the build, Python's or a C library's, cannot leave a child waiting on a lock."""
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        pid, value = parallel.start(child_pid, 1).result()
+        pid, parent = parallel.start(parent_pid).result()
     finally:
         stop.set()
         thread.join()
-    assert (pid, value) == (os.getpid(), 2)
+    assert pid != os.getpid() and parent != os.getpid()
+
+
+def parent_pid() -> tuple[int, int]:
+    return os.getpid(), os.getppid()
+
+
+def test_a_child_lays_out_after_the_build_has_made_fonts_of_its_own(tmp_path: Path) -> None:
+    """Pango 1.52+ (Debian 13) runs a thread for each font map: a child forked from a process that
+    had one hung at its first line of text. Here the parent lays out first, then a worker does."""
+    code = (
+        "import sys; from pathlib import Path; from companion.core import parallel\n"
+        "from weasyprint import HTML; from weasyprint.text.fonts import FontConfiguration\n"
+        "HTML(string='<p>the parent sets a line</p>').render(font_config=FontConfiguration())\n"
+        "from tests.test_parallel import pages\n"
+        "print(parallel.start(pages).result())\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["1"], out.stderr
+
+
+def pages() -> int:
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    html = HTML(string='<p style="font: italic 17px serif">a line the parent never set</p>')
+    return len(html.render(font_config=FontConfiguration()).pages)
 
 
 def test_a_failed_build_leaves_nothing_running(tmp_path: Path) -> None:
@@ -139,7 +168,7 @@ def test_a_worker_keeps_its_state_in_a_forked_child() -> None:
     assert out.stdout.split() == ["True", "2", "5"]
 
 
-def test_a_worker_runs_inline_when_threads_are_running_and_passes_errors_back() -> None:
+def test_a_worker_passes_errors_back_with_threads_running() -> None:
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
@@ -147,12 +176,39 @@ def test_a_worker_runs_inline_when_threads_are_running_and_passes_errors_back() 
         worker = parallel.Worker(Counter)
         worker.call("add", 4)
         worker.call("fail")
-        assert worker.result() == (os.getpid(), 4)
+        pid, total = worker.result()
         with pytest.raises(ValueError, match="from the worker"):
             worker.result()
+        worker.cancel()
     finally:
         stop.set()
         thread.join()
+    assert pid != os.getpid() and total == 4
+
+
+def test_a_worker_that_cannot_start_answers_every_call_with_its_error() -> None:
+    worker = parallel.Worker(fails)
+    worker.call("add", 1)
+    worker.call("add", 2)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="from the child"):
+            worker.result()
+    worker.cancel()
+
+
+def test_a_worker_gets_the_builds_environment_and_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork server may have started long before (another build, another folder): a child still
+    sees what the build sees now."""
+    parallel.start(child_pid, 0).result()  # the fork server is running from here on
+    monkeypatch.setenv("COMPANION_PARALLEL_TEST", "now")
+    monkeypatch.chdir(tmp_path)
+    assert parallel.start(environment).result() == ("now", str(tmp_path))
+
+
+def environment() -> tuple[str | None, str]:
+    return os.environ.get("COMPANION_PARALLEL_TEST"), os.getcwd()
 
 
 def test_a_busy_worker_is_stopped_at_once() -> None:

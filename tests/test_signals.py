@@ -18,12 +18,15 @@ pytestmark = pytest.mark.slow
 
 
 def _children(pid: int) -> set[int]:
+    """Every descendant: the layout workers are the fork server's children, the build's grandchildren."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             found |= {int(p) for p in (task / "children").read_text().split()}
         except OSError:
             continue
+    for child in list(found):
+        found |= _children(child)
     return found
 
 

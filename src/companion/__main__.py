@@ -1,3 +1,4 @@
 from companion.cli import main
 
-main()
+if __name__ == "__main__":  # not when a child process imports the main module again
+    main()

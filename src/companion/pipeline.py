@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from companion.core import parallel
 from companion.core.cache import Cache, memos
 from companion.core.errors import CompanionError, Diagnostic, diagnostic
 from companion.core.write import write_atomic, write_tree
@@ -72,7 +73,10 @@ def build(
     layout.require(project.styles)
     with Steps(project, progress) as steps:
         progress("load")
-        if Request(frozenset(formats)).needs_front_cover:  # starts before validation, on the other core
+        asked = Request(frozenset(formats), page_list=page_list)
+        if asked.needs_print or asked.needs_front_cover:
+            parallel.warm()  # the fork server starts its imports now, on the other core
+        if asked.needs_front_cover:  # starts before validation, on the other core
             early = layout.book(load_book(project.source))
             with contextlib.suppress(CompanionError):  # an unknown stage is reported after validation
                 steps.start_front_cover(early, edition.bind(early) if early is not None else edition)

@@ -1,10 +1,19 @@
-"""Use the other core: forked children for slow, independent work while the build goes on.
+"""Use the other core: child processes for slow, independent work while the build goes on.
 
 `start` runs one step (the front cover) and hands back its result; a `Worker` is a long-lived child
-that keeps state between calls (the print interior's laid-out parts, see pdfjob.py).
+that keeps state between calls (the print interior's laid-out parts, see printing/job.py).
 
-Only when forking is safe: a platform with fork and a process with a single thread (a build inside
-the preview server, which has threads, runs the work inline instead, when its result is asked for).
+The children come from a fork server (multiprocessing's "forkserver"): a fresh interpreter, started
+once per process, that has imported WeasyPrint and never laid anything out, forks each child. They are
+never forked from the build itself, because the build is not a single-threaded process as far as
+the C libraries are concerned: Pango 1.52 and later (Debian 13 has 1.56) starts a "[pango]
+fontconfig" thread for every font map, and a child forked from a process with that thread waits
+forever on a condition only the missing thread would signal (reproduced on Debian 13: the first
+layout in a forked child hangs in pango_layout_get_line_readonly). Python 3.14 made the fork server
+Linux's default for the same reason. A child therefore gets everything by value: the function and
+its arguments are pickled, and it is given the build's environment and working folder.
+
+Where no fork server exists (Windows), the work runs inline, when its result is asked for.
 A build that stops early (bad input) cancels the children; nothing is left running.
 """
 
@@ -12,18 +21,45 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import sys
-import threading
+import tempfile
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+_PRELOAD = ["companion.printing.interior", "companion.steps"]
+"""What the fork server imports before it forks anyone (WeasyPrint among them), so that no child
+imports it again: each child starts in milliseconds."""
+
+
+def _context() -> Any:
+    """The fork server's context, or None where there is none."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def warm() -> None:
+    """Start the fork server now (it imports its modules while the build loads and renders), so the
+    first child is quick when it is wanted. Does nothing where there is no fork server."""
+    if _context() is not None:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def _settings() -> tuple[dict[str, str], str]:
+    """What a child must share with the build (the fork server was started earlier, maybe elsewhere)."""
+    return dict(os.environ), os.getcwd()
 
 
 class Pending(Generic[T]):
@@ -33,10 +69,11 @@ class Pending(Generic[T]):
         self._function, self._args = function, args
         self._process: Any = None
         self._receiver: Connection | None = None
-        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-            context = multiprocessing.get_context("fork")
+        context = _context()
+        if context is not None:
             self._receiver, sender = context.Pipe(duplex=False)
-            self._process = context.Process(target=_child, args=(sender, function, args), daemon=True)
+            target_args = (sender, _settings(), function, args)
+            self._process = context.Process(target=_child, args=target_args, daemon=True)
             self._process.start()
             sender.close()
 
@@ -73,25 +110,35 @@ class Pending(Generic[T]):
             self._receiver = None
 
 
-def _as_child() -> None:
-    """In a forked child: the default signal dispositions (the parent's handlers turn SIGTERM into an
-    exception, which a child must not catch), and on Linux, a SIGTERM of its own when the parent dies
-    however it dies (even by SIGKILL), so that no helper is ever left behind."""
+def _as_child(settings: tuple[dict[str, str], str]) -> None:
+    """In a child: the build's environment and folder; the default signal dispositions (a child must
+    not turn SIGTERM into an exception); and on Linux, a SIGTERM of its own when the fork server goes,
+    which it does as soon as the build's process ends however it ends (even by SIGKILL), so that no
+    helper is ever left behind."""
+    environment, folder = settings
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(folder)
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:  # the parent died before the prctl
+    if parent is not None and not parent.is_alive():  # the build ended before the prctl
         os._exit(1)
 
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    _as_child()
+def _child(
+    sender: Connection,
+    settings: tuple[dict[str, str], str],
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> None:
+    _as_child(settings)
     try:
         sender.send((True, function(*args)))
     except BaseException as exc:  # sent back and raised in the parent
@@ -101,15 +148,20 @@ def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ..
 
 
 def start(function: Callable[..., T], *args: Any) -> Pending[T]:
-    """Start `function(*args)` on the other core when that is safe."""
+    """Start `function(*args)` on the other core (both must pickle: a top-level function)."""
     return Pending(function, args)
 
 
 class Worker:
     """A long-lived helper on another core that keeps state between calls (laid-out pages, which
     cannot leave the process that made them). `call` sends a method call; `result` waits for it.
+    `make` (which must pickle) makes the handler in the child.
 
-    Where forking is unsafe, the handler lives here and each call runs when its result is asked for.
+    Its temporary files (WeasyPrint's copies of the fonts) go in a folder of its own, which is
+    removed with it even when it is stopped mid-work.
+
+    Where there is no fork server, the handler lives here and each call runs when its result is
+    asked for.
     """
 
     def __init__(self, make: Callable[[], Any]) -> None:
@@ -117,15 +169,14 @@ class Worker:
         self._queued: list[tuple[str, tuple[Any, ...]]] = []
         self._process: Any = None
         self._connection: Connection | None = None
-        if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-            context = multiprocessing.get_context("fork")
+        self._scratch: str | None = None
+        context = _context()
+        if context is not None:
             self._connection, theirs = context.Pipe()
-            self._process = context.Process(target=_serve, args=(theirs, make), daemon=True)
-            gc.freeze()  # the child's collector leaves what it inherits alone: no copy-on-write
-            try:
-                self._process.start()
-            finally:
-                gc.unfreeze()  # (only here: the child keeps it frozen)
+            self._scratch = tempfile.mkdtemp(prefix="companion-worker-")
+            target_args = (theirs, _settings(), self._scratch, make)
+            self._process = context.Process(target=_serve, args=target_args, daemon=True)
+            self._process.start()
             theirs.close()
         else:
             self._handler = make()
@@ -165,6 +216,9 @@ class Worker:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
         self._handler = None
 
 
@@ -181,21 +235,30 @@ _IN_WORKER = False
 
 
 def in_worker() -> bool:
-    """Whether this process is a forked Worker (short-lived: its memory goes when the build ends)."""
+    """Whether this process is a Worker (short-lived: its memory goes when the build ends)."""
     return _IN_WORKER
 
 
-def _serve(connection: Connection, make: Callable[[], Any]) -> None:
+def _serve(
+    connection: Connection, settings: tuple[dict[str, str], str], scratch: str, make: Callable[[], Any]
+) -> None:
     global _IN_WORKER
     _IN_WORKER = True
-    _as_child()
-    handler = make()
+    _as_child(settings)
+    tempfile.tempdir = scratch  # removed by the parent with the worker
+    handler, failure = None, None
+    try:
+        handler = make()
+    except BaseException as exc:  # every call answers with it: raised in the parent
+        failure = exc
     while True:
         try:
             method, args = connection.recv()
         except EOFError:
             return
         try:
+            if failure is not None:
+                raise failure
             connection.send((True, getattr(handler, method)(*args)))
         except BaseException as exc:  # sent back and raised in the parent
             connection.send((False, exc))

@@ -97,24 +97,14 @@ def lay_out(
     only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
     images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one. `sheets`: the
     style sheets under `styles` (an edition's layout adds its layer, edition.py)."""
-    fetcher = GrayFetcher(styles, source, images_root=source)
-    profiles: dict[str, object] = {}
-    stylesheets, fonts = printfonts.stylesheets(styles, sheets, fetcher)  # the bundled fonts only
-    stylesheets += variant_stylesheets(variant, styles, fetcher, profiles, fonts)
+    part_layout(styles, source, sheets, variant, "")  # its font problems (C037) are raised here
     interior = pdfparts.Interior.parse(html)
     pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)
     estimate = estimate_pages(html, settings)
 
     def run(inside: float) -> tuple[PrintLayout, Printing]:
-        make = functools.partial(
-            PartLayout,
-            stylesheets,
-            fetcher,
-            str(source) + "/",
-            page_css(settings, inside, marks),
-            profiles,
-            fonts,
-        )
+        page = page_css(settings, inside, marks)
+        make = functools.partial(part_layout, styles, source, sheets, variant, page)
         salted = digest(salt, inside, marks, variant, settings.printer, settings.bleed)
         bleed = bleed_of(settings, marks)
         return Job(interior, pieces, make, salted, estimate, inside, store, variant, bleed).run()
@@ -124,6 +114,18 @@ def lay_out(
         printing.cancel()
         plan, printing = run(inside_margin(plan.page_count, settings.printer))
     return plan, printing
+
+
+def part_layout(
+    styles: Path, source: Path, sheets: tuple[str, ...], variant: str | None, page_css: str
+) -> PartLayout:
+    """A layout worker's WeasyPrint side, made in the worker: its style sheets, its fonts (the bundled
+    ones only) and its fetcher are its own (core/parallel.py says why nothing is inherited)."""
+    fetcher = GrayFetcher(styles, source, images_root=source)
+    profiles: dict[str, object] = {}
+    stylesheets, fonts = printfonts.stylesheets(styles, sheets, fetcher)
+    stylesheets += variant_stylesheets(variant, styles, fetcher, profiles, fonts)
+    return PartLayout(stylesheets, fetcher, str(source) + "/", page_css, profiles, fonts)
 
 
 def variant_stylesheets(
