@@ -100,6 +100,62 @@ def test_a_sentence_that_ends_inside_an_emphasis_keeps_its_pieces() -> None:
     assert reading.utterances == ("She reads a book. ", "Then sleeps.")
 
 
+def test_initials_honorifics_and_page_references_do_not_end_a_sentence() -> None:
+    # YAML prose has ordinary spaces ("Kathy H. is"), not the no-break space the Markdown gets.
+    reading = readaloud.read(
+        page(
+            "<p>Kathy H. is thirty-one; see p. 12 and pp. 3\u20135, e.g. the Cottages, where Mr. Keffers"
+            " grumbles. So did I. Then <strong>Kathy H.</strong> drives on. She said No. Done.</p>"
+        )
+    )
+    assert [s.text for s in reading.sentences] == [
+        "Kathy H. is thirty-one; see p. 12 and pp. 3\u20135, e.g. the Cottages, where Mr. Keffers grumbles. ",
+        "So did I. ",
+        "Then Kathy H. drives on. ",
+        "She said No. ",
+        "Done.",
+    ]
+    lexicon = (Pronunciation(word="Kathy H.", say="Kathy Aitch"),)
+    said = [speakable(u, lexicon) for u in reading.utterances]
+    assert said[0] == (
+        "Kathy Aitch is thirty-one; see page 12 and pages 3 to 5, for example the Cottages, where Mr. Keffers"
+        " grumbles."
+    )
+    assert said[2] == "Then Kathy Aitch drives on."
+
+
+def test_a_line_break_parts_the_words_it_sits_between() -> None:
+    reading = readaloud.read(
+        page(
+            "<p>A companion to <cite>Never Let Me Go</cite><br/>by Kazuo Ishiguro</p>"
+            "<p>One<br/><em>two</em></p>"
+        )
+    )
+    assert [speakable(u) for u in reading.utterances] == [
+        "A companion to Never Let Me Go by Kazuo Ishiguro",
+        "One two",
+    ]
+
+
+def test_a_note_is_read_once_after_the_paragraph_that_first_cites_it() -> None:
+    def ref(n: int) -> str:
+        return f'<a epub:type="noteref" role="doc-noteref" href="#fn-{n}">{n}</a>'
+
+    def note(n: int, text: str) -> str:
+        return (
+            f'<aside epub:type="footnote" role="doc-footnote" id="fn-{n}"><p><a role="doc-backlink"'
+            f' href="#r-{n}">{n}.</a></p><p>{text}</p></aside>'
+        )
+
+    notes = note(1, "Note one.") + note(2, "Note two.")
+    later_first = readaloud.read(page(f"<p>First.{ref(2)}</p><p>Second.{ref(1)}</p><p>Third.</p>{notes}"))
+    expected = ["First.", "Note two.", "Second.", "Note one.", "Third."]
+    assert [s.text for s in later_first.sentences] == expected
+    twice = readaloud.read(page(f"<p>First.{ref(1)}</p><p>Second.{ref(1)}</p><p>Third.{ref(2)}</p>{notes}"))
+    assert [s.text for s in twice.sentences] == ["First.", "Note one.", "Second.", "Third.", "Note two."]
+    assert len({s.id for s in twice.sentences}) == len(twice.sentences)
+
+
 # --- the tiny companion: cache and determinism ------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
-"""Sentences in XHTML: every non-blank text node of a body split into sentences, each in a span with an
-id. The kepub (koboSpan, kobo.P.S) and the read-along edition (one span per sentence that is read aloud)
-both use it.
+"""Sentences in XHTML for the read-along edition: every non-blank text node of a body split into
+sentences, each in a span with an id (one span per sentence that is read aloud). The kepub keeps
+kepubify's own rule (epub/kepub.py), which Kobo's reader expects.
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ _SENTENCE = re.compile(r"(?<=[.!?…])(?<!\u00a0[A-Z]\.)[\u201d\u2019\"')\]]*[^\
 """A sentence ends at . ! ? or … (closing quotes and brackets kept with it) before a space; a
 no-break space does not end one (it follows honorifics: "Miss Emily. "), nor does an initial after one
 ("Kathy H. is")."""
+_CONTINUES = re.compile(
+    r"(?:(?<![\w.])[A-HJ-Z]|(?<!\w)(?:Mr|Mrs|Ms|Mx|Dr|St|Prof|Rev|e\.g|i\.e|cf|viz))\.\s*$"
+)
+"""Text that ends with an initial (not "I"), an honorific or "e.g.": the sentence goes on."""
+_BEFORE_NUMBER = re.compile(r"(?<!\w)(?:p|pp|ch|chap|vol|No|fig|para)\.\s*$")
+"""An abbreviation that goes on when a number follows ("p. 12", "No. 5")."""
 SKIP = tags(*NOT_PROSE)
 BLOCKS = {
     f"{{{XHTML}}}{name}"
@@ -129,13 +135,28 @@ class Spanner(SpanNumbers):
                     anchor = span
 
 
+def continues(text: str, following: str) -> bool:
+    """Whether `text`, which ends with a full stop, ends an abbreviation or an initial rather than a
+    sentence ("Kathy H. is", "e.g. the", "p. 12", with an ordinary space, as YAML prose has it)."""
+    return bool(_CONTINUES.search(text)) or (
+        bool(_BEFORE_NUMBER.search(text)) and following.lstrip()[:1].isdigit()
+    )
+
+
 def split(text: str) -> list[str]:
     """Sentences, each keeping its trailing space, so that joining them gives the text back."""
     parts: list[str] = []
     start = 0
     for match in _SENTENCE.finditer(text):
-        parts.append(text[start : match.end()])
+        piece = text[start : match.end()]
+        if parts and continues(parts[-1], piece):
+            parts[-1] += piece
+        else:
+            parts.append(piece)
         start = match.end()
     if start < len(text):
-        parts.append(text[start:])
+        if parts and continues(parts[-1], text[start:]):
+            parts[-1] += text[start:]
+        else:
+            parts.append(text[start:])
     return [p for p in parts if p]
