@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -181,6 +182,34 @@ def test_cold_builds_are_identical_a_second_synthesizes_nothing_an_edit_one_sent
     edited = pipeline.build(projects[0], ("read-along",), page_list=False)
     assert edited.narration is not None and edited.narration.synthesized == 1
     assert edited.narration.cached == first.narration.synthesized - 1
+
+
+def test_bench_narrates_the_cold_build_with_an_empty_speech_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narration's audio is cached for every project in the user's cache folder, so `make bench`'s
+    "cold" read-along build gets a cache folder of its own (else it synthesized nothing after any other
+    build of the book)."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "tools" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seen: list[tuple[str, str]] = []
+
+    def run(command: list[str], **kwargs: object) -> types.SimpleNamespace:
+        env = kwargs.get("env")
+        assert isinstance(env, dict), "the build inherits the caller's cache folder"
+        seen.append((env["XDG_CACHE_HOME"], str(kwargs["cwd"])))
+        return types.SimpleNamespace(stdout=json.dumps([1.0, 1.0, 1, 0, 10.0, 1.0]))
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    lines = bench.read_along("espeak-ng:en-gb")
+    assert len(seen) == 3 and len({cache for cache, _ in seen}) == 1  # cold, then warm from that cache
+    cache, cwd = seen[0]
+    assert Path(cache).is_absolute() and Path(cache).resolve().is_relative_to(Path(cwd).resolve())
+    assert cache != os.environ.get("XDG_CACHE_HOME")
+    assert "synthesis: seconds of audio per CPU second" in lines[-1]
 
 
 # --- the bundled companion, narrated once ---------------------------------------------------------------
