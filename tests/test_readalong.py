@@ -138,6 +138,22 @@ def test_a_line_break_parts_the_words_it_sits_between() -> None:
     ]
 
 
+def test_an_inline_svg_figure_is_read_as_its_label_a_hidden_one_not_at_all() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" '
+    reading = readaloud.read(
+        page(
+            f'<p>{svg}role="img" aria-label="A map of the places"><title>Map</title><text>Hailsham</text>'
+            f'</svg></p><p>{svg}aria-hidden="true"><text>x</text></svg>After.</p>'
+            f"<p>{svg}><title>Only a title</title></svg></p>"
+        )
+    )
+    said = [s.text for s in reading.sentences]
+    assert said == ["Image: A map of the places", "After.", "Image: Only a title"]
+    root = etree.fromstring(reading.xhtml)
+    wrapped = root.find(f".//{X}span[@id='rs-1']")
+    assert wrapped is not None and wrapped[0].get("aria-label") == "A map of the places"
+
+
 def test_a_note_is_read_once_after_the_paragraph_that_first_cites_it() -> None:
     def ref(n: int) -> str:
         return f'<a epub:type="noteref" role="doc-noteref" href="#fn-{n}">{n}</a>'

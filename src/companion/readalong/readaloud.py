@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from companion.readalong.sentences import IMG, SPAN, XHTML, Spanner, continues
+from companion.readalong.sentences import IMAGES, IMG, SPAN, XHTML, Spanner, continues
 
 EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 _UNSPOKEN_TYPES = {"pagebreak", "noteref"}
@@ -59,11 +59,21 @@ def _unspoken(element: etree._Element) -> bool:
 
 
 def _text(span: etree._Element) -> str:
-    image = span.find(IMG)
-    if image is not None and not "".join(span.itertext()).strip():
-        alt = (image.get("alt") or "").strip()
-        return f"Image: {alt}" if alt else ""
+    image = next((child for child in span if child.tag in IMAGES), None)
+    if image is not None and len(span) == 1 and not (span.text or "").strip():
+        return _described(image)
     return "".join(span.itertext())
+
+
+def _described(image: etree._Element) -> str:
+    """An image as it is read: "Image: " and its alt text (an SVG's aria-label, else its title)."""
+    if image.tag == IMG:
+        alt = image.get("alt") or ""
+    else:
+        title = image.find("{http://www.w3.org/2000/svg}title")
+        alt = image.get("aria-label") or ("".join(title.itertext()) if title is not None else "")
+    alt = alt.strip()
+    return f"Image: {alt}" if alt else ""
 
 
 def read(document: bytes, *, notes: str = "after") -> Reading:

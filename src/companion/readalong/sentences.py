@@ -68,6 +68,9 @@ NO_PHRASING = {
     for name in ("ol", "ul", "dl", "table", "thead", "tbody", "tfoot", "tr", "colgroup", "hgroup", "menu")
 }
 IMG = f"{{{XHTML}}}img"
+SVG = "{http://www.w3.org/2000/svg}svg"
+IMAGES = {IMG, SVG}
+"""Each is one piece of its own (an inline SVG figure reads its aria-label, as an image its alt)."""
 SPAN = f"{{{XHTML}}}span"
 
 
@@ -116,7 +119,7 @@ class Spanner(SpanNumbers):
                 element.insert(index, span)
             element.text = None
         for child in children:
-            if child.tag == IMG and phrasing:
+            if child.tag in IMAGES and phrasing and not self.skip(child):
                 wrapper = self._span()
                 child.addprevious(wrapper)
                 wrapper.append(child)  # moves the image, its tail with it
