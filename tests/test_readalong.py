@@ -184,12 +184,18 @@ def tiny(root: Path, body: str = "Kathy H. remembers Hailsham. She drives at nig
 
 
 @needs_espeak
-def test_cold_builds_are_identical_a_second_synthesizes_nothing_an_edit_one_sentence(tmp_path: Path) -> None:
+def test_cold_builds_are_identical_a_second_synthesizes_nothing_an_edit_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     projects = [pipeline.Project.at(tiny(tmp_path / name)) for name in ("a", "b")]
-    first, other = (pipeline.build(p, ("read-along",), page_list=False) for p in projects)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-b"))  # the speech cache is per user
+    other = pipeline.build(projects[1], ("read-along",), page_list=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-a"))
+    first = pipeline.build(projects[0], ("read-along",), page_list=False)
     assert {o.name for o in first.outputs} == {"tiny-read-along.epub", "tiny.m4b"}
-    assert first.outputs == other.outputs  # two cold builds (no cache), byte for byte
     assert first.narration is not None and first.narration.synthesized > 7  # the chapter, and every page
+    assert other.narration is not None and other.narration.synthesized == first.narration.synthesized
+    assert first.outputs == other.outputs  # two cold builds (each synthesized everything), byte for byte
     again = pipeline.build(projects[0], ("read-along",), page_list=False)
     assert again.narration is not None and again.narration.synthesized == 0
     assert again.outputs == first.outputs
