@@ -55,6 +55,8 @@ def test_speakable_reads_abbreviations_numbers_and_the_lexicon() -> None:
         "In the late 19 nineties, in 19 96, in 2005, in 19 hundred."
     )
     assert speakable(" — ") == ""
+    assert speakable("Identifier: urn:uuid:285a89df-c20a-4931-8edc-cd028b30e30e") == ""
+    assert speakable("Set in EB Garamond: a serif.") == "Set in EB Garamond: a serif."
 
 
 def test_a_sentence_through_a_link_is_one_span_and_text_is_unchanged() -> None:
