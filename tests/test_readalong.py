@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -54,6 +55,8 @@ def test_speakable_reads_abbreviations_numbers_and_the_lexicon() -> None:
         "In the late 19 nineties, in 19 96, in 2005, in 19 hundred."
     )
     assert speakable(" — ") == ""
+    assert speakable("Identifier: urn:uuid:285a89df-c20a-4931-8edc-cd028b30e30e") == ""
+    assert speakable("Set in EB Garamond: a serif.") == "Set in EB Garamond: a serif."
 
 
 def test_a_sentence_through_a_link_is_one_span_and_text_is_unchanged() -> None:
@@ -100,6 +103,78 @@ def test_a_sentence_that_ends_inside_an_emphasis_keeps_its_pieces() -> None:
     assert reading.utterances == ("She reads a book. ", "Then sleeps.")
 
 
+def test_initials_honorifics_and_page_references_do_not_end_a_sentence() -> None:
+    # YAML prose has ordinary spaces ("Kathy H. is"), not the no-break space the Markdown gets.
+    reading = readaloud.read(
+        page(
+            "<p>Kathy H. is thirty-one; see p. 12 and pp. 3\u20135, e.g. the Cottages, where Mr. Keffers"
+            " grumbles. So did I. Then <strong>Kathy H.</strong> drives on. She said No. Done.</p>"
+        )
+    )
+    assert [s.text for s in reading.sentences] == [
+        "Kathy H. is thirty-one; see p. 12 and pp. 3\u20135, e.g. the Cottages, where Mr. Keffers grumbles. ",
+        "So did I. ",
+        "Then Kathy H. drives on. ",
+        "She said No. ",
+        "Done.",
+    ]
+    lexicon = (Pronunciation(word="Kathy H.", say="Kathy Aitch"),)
+    said = [speakable(u, lexicon) for u in reading.utterances]
+    assert said[0] == (
+        "Kathy Aitch is thirty-one; see page 12 and pages 3 to 5, for example the Cottages, where Mr. Keffers"
+        " grumbles."
+    )
+    assert said[2] == "Then Kathy Aitch drives on."
+
+
+def test_a_line_break_parts_the_words_it_sits_between() -> None:
+    reading = readaloud.read(
+        page(
+            "<p>A companion to <cite>Never Let Me Go</cite><br/>by Kazuo Ishiguro</p>"
+            "<p>One<br/><em>two</em></p>"
+        )
+    )
+    assert [speakable(u) for u in reading.utterances] == [
+        "A companion to Never Let Me Go by Kazuo Ishiguro",
+        "One two",
+    ]
+
+
+def test_an_inline_svg_figure_is_read_as_its_label_a_hidden_one_not_at_all() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" '
+    reading = readaloud.read(
+        page(
+            f'<p>{svg}role="img" aria-label="A map of the places"><title>Map</title><text>Hailsham</text>'
+            f'</svg></p><p>{svg}aria-hidden="true"><text>x</text></svg>After.</p>'
+            f"<p>{svg}><title>Only a title</title></svg></p>"
+        )
+    )
+    said = [s.text for s in reading.sentences]
+    assert said == ["Image: A map of the places", "After.", "Image: Only a title"]
+    root = etree.fromstring(reading.xhtml)
+    wrapped = root.find(f".//{X}span[@id='rs-1']")
+    assert wrapped is not None and wrapped[0].get("aria-label") == "A map of the places"
+
+
+def test_a_note_is_read_once_after_the_paragraph_that_first_cites_it() -> None:
+    def ref(n: int) -> str:
+        return f'<a epub:type="noteref" role="doc-noteref" href="#fn-{n}">{n}</a>'
+
+    def note(n: int, text: str) -> str:
+        return (
+            f'<aside epub:type="footnote" role="doc-footnote" id="fn-{n}"><p><a role="doc-backlink"'
+            f' href="#r-{n}">{n}.</a></p><p>{text}</p></aside>'
+        )
+
+    notes = note(1, "Note one.") + note(2, "Note two.")
+    later_first = readaloud.read(page(f"<p>First.{ref(2)}</p><p>Second.{ref(1)}</p><p>Third.</p>{notes}"))
+    expected = ["First.", "Note two.", "Second.", "Note one.", "Third."]
+    assert [s.text for s in later_first.sentences] == expected
+    twice = readaloud.read(page(f"<p>First.{ref(1)}</p><p>Second.{ref(1)}</p><p>Third.{ref(2)}</p>{notes}"))
+    assert [s.text for s in twice.sentences] == ["First.", "Note one.", "Second.", "Third.", "Note two."]
+    assert len({s.id for s in twice.sentences}) == len(twice.sentences)
+
+
 # --- the tiny companion: cache and determinism ------------------------------------------------------
 
 
@@ -111,12 +186,18 @@ def tiny(root: Path, body: str = "Kathy H. remembers Hailsham. She drives at nig
 
 
 @needs_espeak
-def test_cold_builds_are_identical_a_second_synthesizes_nothing_an_edit_one_sentence(tmp_path: Path) -> None:
+def test_cold_builds_are_identical_a_second_synthesizes_nothing_an_edit_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     projects = [pipeline.Project.at(tiny(tmp_path / name)) for name in ("a", "b")]
-    first, other = (pipeline.build(p, ("read-along",), page_list=False) for p in projects)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-b"))  # the speech cache is per user
+    other = pipeline.build(projects[1], ("read-along",), page_list=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-a"))
+    first = pipeline.build(projects[0], ("read-along",), page_list=False)
     assert {o.name for o in first.outputs} == {"tiny-read-along.epub", "tiny.m4b"}
-    assert first.outputs == other.outputs  # two cold builds (no cache), byte for byte
     assert first.narration is not None and first.narration.synthesized > 7  # the chapter, and every page
+    assert other.narration is not None and other.narration.synthesized == first.narration.synthesized
+    assert first.outputs == other.outputs  # two cold builds (each synthesized everything), byte for byte
     again = pipeline.build(projects[0], ("read-along",), page_list=False)
     assert again.narration is not None and again.narration.synthesized == 0
     assert again.outputs == first.outputs
@@ -125,6 +206,34 @@ def test_cold_builds_are_identical_a_second_synthesizes_nothing_an_edit_one_sent
     edited = pipeline.build(projects[0], ("read-along",), page_list=False)
     assert edited.narration is not None and edited.narration.synthesized == 1
     assert edited.narration.cached == first.narration.synthesized - 1
+
+
+def test_bench_narrates_the_cold_build_with_an_empty_speech_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narration's audio is cached for every project in the user's cache folder, so `make bench`'s
+    "cold" read-along build gets a cache folder of its own (else it synthesized nothing after any other
+    build of the book)."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "tools" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seen: list[tuple[str, str]] = []
+
+    def run(command: list[str], **kwargs: object) -> types.SimpleNamespace:
+        env = kwargs.get("env")
+        assert isinstance(env, dict), "the build inherits the caller's cache folder"
+        seen.append((env["XDG_CACHE_HOME"], str(kwargs["cwd"])))
+        return types.SimpleNamespace(stdout=json.dumps([1.0, 1.0, 1, 0, 10.0, 1.0]))
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    lines = bench.read_along("espeak-ng:en-gb")
+    assert len(seen) == 3 and len({cache for cache, _ in seen}) == 1  # cold, then warm from that cache
+    cache, cwd = seen[0]
+    assert Path(cache).is_absolute() and Path(cache).resolve().is_relative_to(Path(cwd).resolve())
+    assert cache != os.environ.get("XDG_CACHE_HOME")
+    assert "synthesis: seconds of audio per CPU second" in lines[-1]
 
 
 # --- the bundled companion, narrated once ---------------------------------------------------------------

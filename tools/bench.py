@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -121,6 +122,12 @@ print(json.dumps([wall, spent, n.synthesized, n.cached, n.audio_seconds, n.cpu_s
 """One read-along build in its own process: wall and CPU seconds, and what the narration did."""
 
 
+def cold_cache(folder: Path) -> dict[str, str]:
+    """The environment of a build whose caches start empty: the user cache folder (the narration's
+    audio is kept there for every project, not per project) is one of its own under `folder`."""
+    return {**os.environ, "XDG_CACHE_HOME": str((folder / "cache").resolve())}
+
+
 def read_along(voice: str) -> list[str]:
     """The bundled companion's read-along edition narrated by `voice`: cold, nothing changed, one edit."""
     lines = []
@@ -138,7 +145,7 @@ def read_along(voice: str) -> list[str]:
                 chapter.write_text(chapter.read_text(encoding="utf-8") + "\nOne more sentence.\n", "utf-8")
             done = subprocess.run(
                 [sys.executable, "-c", READ_ALONG, str(folder / "source"), str(folder / "out")],
-                cwd=folder, capture_output=True, text=True, check=True,
+                cwd=folder, capture_output=True, text=True, check=True, env=cold_cache(folder),
             )  # fmt: skip
             runs[name] = json.loads(done.stdout.splitlines()[-1])
     cold = runs["cold"]

@@ -9,12 +9,14 @@ them (`notes: after`) or not at all (`notes: skip`). Images are read as their al
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass
 
 from lxml import etree
 
-from companion.readalong.sentences import IMG, SPAN, XHTML, Spanner
+from companion.readalong.sentences import IMAGES, IMG, SPAN, XHTML, Spanner, continues
 
 EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"
 _UNSPOKEN_TYPES = {"pagebreak", "noteref"}
@@ -22,6 +24,7 @@ _UNSPOKEN_ROLES = {"doc-pagebreak", "doc-noteref", "doc-backlink"}
 _ENDS = re.compile(r"[.!?…][\u201d\u2019\"')\]]*\s*$")
 _NOTE = re.compile(r"footnote|endnote|rearnote")
 _LINK = f"{{{XHTML}}}a"
+_BREAK = f"{{{XHTML}}}br"
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,21 @@ def _unspoken(element: etree._Element) -> bool:
 
 
 def _text(span: etree._Element) -> str:
-    image = span.find(IMG)
-    if image is not None and not "".join(span.itertext()).strip():
-        alt = (image.get("alt") or "").strip()
-        return f"Image: {alt}" if alt else ""
+    image = next((child for child in span if child.tag in IMAGES), None)
+    if image is not None and len(span) == 1 and not (span.text or "").strip():
+        return _described(image)
     return "".join(span.itertext())
+
+
+def _described(image: etree._Element) -> str:
+    """An image as it is read: "Image: " and its alt text (an SVG's aria-label, else its title)."""
+    if image.tag == IMG:
+        alt = image.get("alt") or ""
+    else:
+        title = image.find("{http://www.w3.org/2000/svg}title")
+        alt = image.get("aria-label") or ("".join(title.itertext()) if title is not None else "")
+    alt = alt.strip()
+    return f"Image: {alt}" if alt else ""
 
 
 def read(document: bytes, *, notes: str = "after") -> Reading:
@@ -82,6 +95,7 @@ def read(document: bytes, *, notes: str = "after") -> Reading:
         if not _text(span).strip():
             _unwrap(span)
     groups = _groups(spans)
+    said = _Joiner(body)
     sentences: list[Sentence] = []
     utterances: list[str] = []
     number = 0
@@ -89,7 +103,7 @@ def read(document: bytes, *, notes: str = "after") -> Reading:
         whole = _wrap(pieces) if len(pieces) > 1 else pieces[0]
         members = [whole] if whole is not None else pieces
         utterance = len(utterances)
-        utterances.append("".join(_text(p) for p in pieces))
+        utterances.append(said.join(pieces))
         for member in members:
             number += 1
             member.set("id", f"rs-{number}")
@@ -104,13 +118,32 @@ def _groups(spans: list[tuple[int, etree._Element]]) -> list[tuple[int, list[etr
     """Consecutive pieces of one paragraph up to the one that ends a sentence."""
     groups: list[tuple[int, list[etree._Element]]] = []
     open_group = False
-    for para, span in spans:
+    for index, (para, span) in enumerate(spans):
         if open_group and groups[-1][0] == para:
             groups[-1][1].append(span)
         else:
             groups.append((para, [span]))
-        open_group = not _ENDS.search(_text(span))
+        text = _text(span)
+        following = _text(spans[index + 1][1]) if index + 1 < len(spans) else ""
+        open_group = not _ENDS.search(text) or continues(text, following)  # "<b>Kathy H.</b> is"
     return groups
+
+
+class _Joiner:
+    """An utterance's text from its pieces, with a space where a line break (`<br/>`) parts two of them:
+    "Never Let Me Go<br/>by Kazuo Ishiguro" is not "Goby"."""
+
+    def __init__(self, body: etree._Element) -> None:
+        self.position = {element: index for index, element in enumerate(body.iter())}
+        self.breaks = sorted(self.position[br] for br in body.iter(_BREAK))
+
+    def join(self, pieces: list[etree._Element]) -> str:
+        text = _text(pieces[0])
+        for before, piece in itertools.pairwise(pieces):
+            start, end = self.position[before], self.position[piece]
+            parted = bisect.bisect_left(self.breaks, end) > bisect.bisect_right(self.breaks, start)
+            text += (" " if parted else "") + _text(piece)
+        return text
 
 
 def _wrap(pieces: list[etree._Element]) -> etree._Element | None:
@@ -193,7 +226,7 @@ def _notes_after_citations(
                 cited_note is not None
                 and last in paragraph
                 and last not in note_of
-                and id(aside) not in placed
+                and id(cited_note) not in placed  # a note cited twice is read once, after the first
             ):
                 cited.setdefault(paragraph[last], []).append(cited_note)
                 placed.add(id(cited_note))

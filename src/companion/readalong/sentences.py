@@ -1,6 +1,6 @@
-"""Sentences in XHTML: every non-blank text node of a body split into sentences, each in a span with an
-id. The kepub (koboSpan, kobo.P.S) and the read-along edition (one span per sentence that is read aloud)
-both use it.
+"""Sentences in XHTML for the read-along edition: every non-blank text node of a body split into
+sentences, each in a span with an id (one span per sentence that is read aloud). The kepub keeps
+kepubify's own rule (epub/kepub.py), which Kobo's reader expects.
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ _SENTENCE = re.compile(r"(?<=[.!?…])(?<!\u00a0[A-Z]\.)[\u201d\u2019\"')\]]*[^\
 """A sentence ends at . ! ? or … (closing quotes and brackets kept with it) before a space; a
 no-break space does not end one (it follows honorifics: "Miss Emily. "), nor does an initial after one
 ("Kathy H. is")."""
+_CONTINUES = re.compile(
+    r"(?:(?<![\w.])[A-HJ-Z]|(?<!\w)(?:Mr|Mrs|Ms|Mx|Dr|St|Prof|Rev|e\.g|i\.e|cf|viz))\.\s*$"
+)
+"""Text that ends with an initial (not "I"), an honorific or "e.g.": the sentence goes on."""
+_BEFORE_NUMBER = re.compile(r"(?<!\w)(?:p|pp|ch|chap|vol|No|fig|para)\.\s*$")
+"""An abbreviation that goes on when a number follows ("p. 12", "No. 5")."""
 SKIP = tags(*NOT_PROSE)
 BLOCKS = {
     f"{{{XHTML}}}{name}"
@@ -62,6 +68,9 @@ NO_PHRASING = {
     for name in ("ol", "ul", "dl", "table", "thead", "tbody", "tfoot", "tr", "colgroup", "hgroup", "menu")
 }
 IMG = f"{{{XHTML}}}img"
+SVG = "{http://www.w3.org/2000/svg}svg"
+IMAGES = {IMG, SVG}
+"""Each is one piece of its own (an inline SVG figure reads its aria-label, as an image its alt)."""
 SPAN = f"{{{XHTML}}}span"
 
 
@@ -110,7 +119,7 @@ class Spanner(SpanNumbers):
                 element.insert(index, span)
             element.text = None
         for child in children:
-            if child.tag == IMG and phrasing:
+            if child.tag in IMAGES and phrasing and not self.skip(child):
                 wrapper = self._span()
                 child.addprevious(wrapper)
                 wrapper.append(child)  # moves the image, its tail with it
@@ -129,13 +138,28 @@ class Spanner(SpanNumbers):
                     anchor = span
 
 
+def continues(text: str, following: str) -> bool:
+    """Whether `text`, which ends with a full stop, ends an abbreviation or an initial rather than a
+    sentence ("Kathy H. is", "e.g. the", "p. 12", with an ordinary space, as YAML prose has it)."""
+    return bool(_CONTINUES.search(text)) or (
+        bool(_BEFORE_NUMBER.search(text)) and following.lstrip()[:1].isdigit()
+    )
+
+
 def split(text: str) -> list[str]:
     """Sentences, each keeping its trailing space, so that joining them gives the text back."""
     parts: list[str] = []
     start = 0
     for match in _SENTENCE.finditer(text):
-        parts.append(text[start : match.end()])
+        piece = text[start : match.end()]
+        if parts and continues(parts[-1], piece):
+            parts[-1] += piece
+        else:
+            parts.append(piece)
         start = match.end()
     if start < len(text):
-        parts.append(text[start:])
+        if parts and continues(parts[-1], text[start:]):
+            parts[-1] += text[start:]
+        else:
+            parts.append(text[start:])
     return [p for p in parts if p]

@@ -36,6 +36,10 @@ _ABBREVIATIONS = (
 _DECADE = re.compile(r"(?<![\d,.])(1[1-9]|20)(\d)0s(?!\w)")
 _YEAR = re.compile(r"(?<![\d,.£$€])(1[1-9]|20)(\d\d)(?!\d|[,.]\d)")
 _SPACE = re.compile(r"\s+")
+_UUID = re.compile(r"(?i)(?<![\w:])urn:uuid:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![\w-])")
+"""An identifier no reader reads out (twelve seconds of letters and digits); "Identifier:" alone is then
+a label with nothing after it, which is not read either."""
+_LABEL_ONLY = re.compile(r"^[^\W\d][\w ]*:$")
 
 
 def _year(match: re.Match[str]) -> str:
@@ -51,7 +55,9 @@ def _year(match: re.Match[str]) -> str:
 
 def speakable(text: str, lexicon: Sequence[Pronunciation] = ()) -> str:
     """`text` as the engine should read it (empty when there is nothing to say)."""
-    said = _SPACE.sub(" ", text).strip()
+    said = _SPACE.sub(" ", _UUID.sub("", text)).strip()
+    if _LABEL_ONLY.match(said):
+        return ""
     for entry in sorted(lexicon, key=lambda e: -len(e.word)):  # "Kathy H." before "Kathy"
         said = re.sub(rf"(?<!\w){re.escape(entry.word)}(?!\w)", entry.say, said)
     for pattern, replacement in _ABBREVIATIONS:
