@@ -251,3 +251,16 @@ def test_a_companion_error_survives_the_trip_between_processes() -> None:
     error = CompanionError([diagnostic("styles/print.css", "C021", "a message", "a hint")])
     again = pickle.loads(pickle.dumps(error))
     assert again.diagnostics == error.diagnostics and str(again) == str(error)
+
+
+def test_a_script_that_builds_at_its_top_level_runs_once(tmp_path: Path) -> None:
+    """No `if __name__ == "__main__":` needed: a child is not made to run the main script again."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os\nfrom companion.core import parallel\nprint('ran', flush=True)\n"
+        "print(parallel.start(os.getpid).result() != os.getpid())\n",
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["ran", "True"], out.stderr

@@ -28,7 +28,8 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
@@ -54,7 +55,37 @@ def warm() -> None:
     if _context() is not None:
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        with _STARTING, _main_kept_out():
+            forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _main_kept_out() -> Iterator[None]:
+    """While a child is started: multiprocessing would have the child run the build's main script
+    again (to find what it defines); nothing we send is defined there, and a script that calls
+    `pipeline.build` at its top level would start building again in every child. So the child is
+    not told where the main module came from."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__.pop(k) for k in ("__file__",) if main is not None and k in main.__dict__}
+    spec = getattr(main, "__spec__", None)
+    if main is not None and spec is not None:
+        main.__spec__ = None
+    try:
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+            if spec is not None:
+                main.__spec__ = spec
+
+
+_STARTING = threading.Lock()
+"""One child is started at a time (`_main_kept_out` changes the main module while it starts)."""
+
+
+def _start(process: Any) -> None:
+    with _STARTING, _main_kept_out():
+        process.start()
 
 
 def _settings() -> tuple[dict[str, str], str]:
@@ -69,16 +100,33 @@ class Pending(Generic[T]):
         self._function, self._args = function, args
         self._process: Any = None
         self._receiver: Connection | None = None
+        self._starting: threading.Thread | None = None
+        self._started = False
         context = _context()
         if context is not None:
             self._receiver, sender = context.Pipe(duplex=False)
             target_args = (sender, _settings(), function, args)
             self._process = context.Process(target=_child, args=target_args, daemon=True)
-            self._process.start()
-            sender.close()
+            # Started from a thread: the first child waits for the fork server's imports (about
+            # 0.6 s), which the build need not wait for.
+            self._starting = threading.Thread(target=self._start, args=(sender,), daemon=True)
+            self._starting.start()
+
+    def _start(self, sender: Connection) -> None:
+        try:
+            _start(self._process)
+            self._started = True
+        finally:
+            sender.close()  # (if the start failed, the receiver sees the end and the work runs here)
+
+    def _wait_started(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
 
     def result(self) -> T:
         """Wait for the child (or run inline) and return the value, or raise what the function raised."""
+        self._wait_started()
         if self._process is None:
             return self._function(*self._args)
         assert self._receiver is not None
@@ -97,13 +145,15 @@ class Pending(Generic[T]):
 
     def cancel(self) -> None:
         """Stop the child if it is still working."""
+        self._wait_started()
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
         self._close()
 
     def _close(self) -> None:
         if self._process is not None:
-            self._process.join()
+            if self._started:
+                self._process.join()
             self._process = None
         if self._receiver is not None:
             self._receiver.close()
@@ -176,7 +226,7 @@ class Worker:
             self._scratch = tempfile.mkdtemp(prefix="companion-worker-")
             target_args = (theirs, _settings(), self._scratch, make)
             self._process = context.Process(target=_serve, args=target_args, daemon=True)
-            self._process.start()
+            _start(self._process)
             theirs.close()
         else:
             self._handler = make()
