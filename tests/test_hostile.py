@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 import zipfile
@@ -492,32 +492,33 @@ def test_listener_sees_an_unrestricted_fetch() -> None:
 
 
 def test_a_refusal_in_a_layout_worker_reaches_the_parent_intact(tmp_path: Path) -> None:
-    """Laid out by a forked worker (a fresh interpreter has one thread), a page that asks for a file
-    outside is refused there, and the refusal crosses the process boundary with its address."""
-    code = (
-        "import sys; from pathlib import Path\n"
-        "from companion.core import parallel\nfrom companion.printing import worker as pdfworker\n"
-        "from companion.printing.fetcher import RestrictedFetcher, refusals_as_errors\n"
-        "from companion.core.errors import CompanionError\n"
-        "root = Path(sys.argv[1]); fetcher = RestrictedFetcher(root)\n"
-        "from weasyprint.text.fonts import FontConfiguration\n"
-        "layout = lambda: pdfworker.PartLayout([], fetcher, str(root) + '/', '', {}, FontConfiguration())\n"
-        "worker = parallel.Worker(layout)\n"
-        "html = '<p><img alt=x src=\"file:///etc/hostname\"></p>'\n"
-        "worker.call('lay_out', [(0, html, '')])\n"
-        "try:\n"
-        "    with refusals_as_errors('styles/print.css'):\n"
-        "        worker.result()\n"
-        "except CompanionError as exc:\n"
-        "    print(exc.diagnostics[0].format())\n"
-        "worker.cancel()\n"
-    )
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True
-    )
+    """Laid out by a worker process, a page that asks for a file outside is refused there, and the
+    refusal crosses the process boundary with its address."""
+    from companion.core import parallel
+    from companion.core.errors import CompanionError
+    from companion.printing.fetcher import refusals_as_errors
+
+    worker = parallel.Worker(functools.partial(bare_layout, str(tmp_path)))
+    html = '<p><img alt=x src="file:///etc/hostname"></p>'
+    worker.call("lay_out", [(0, html, "")])
+    try:
+        with pytest.raises(CompanionError) as raised, refusals_as_errors("styles/print.css"):
+            worker.result()
+        assert worker._process is not None  # it really was another process
+    finally:
+        worker.cancel()
     expected = "error C021: the layout asked for `file:///etc/hostname`, which is outside the companion"
-    assert expected in out.stdout
+    assert expected in raised.value.diagnostics[0].format()
+
+
+def bare_layout(root: str) -> object:
+    """A layout worker with no style sheets, fetching only under `root` (made in the worker)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    from companion.printing import worker as pdfworker
+    from companion.printing.fetcher import RestrictedFetcher
+
+    return pdfworker.PartLayout([], RestrictedFetcher(Path(root)), root + "/", "", {}, FontConfiguration())
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from companion import pipeline
+from companion.core import parallel
 from companion.printing import fontconfig as printfonts
 from companion.printing import interior as pdf
 from companion.printing import parts as pdfparts
@@ -39,13 +39,9 @@ def bundled() -> tuple[str, PrintSettings]:
 
 @pytest.fixture
 def inline() -> Iterator[None]:
-    """A second thread keeps the workers in this process, where a test can watch them."""
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join()
+    """The workers stay in this process, where a test can watch them."""
+    with parallel.in_this_process():
+        yield
 
 
 def test_split_puts_the_front_matter_alone_then_runs_of_whole_sections(

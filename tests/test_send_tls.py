@@ -78,7 +78,30 @@ def issue(
         .not_valid_before(valid[0])
         .not_valid_after(valid[1])
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        # What a real CA writes, and what Python 3.13's strict verification (Debian 13) requires.
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                signer[0].public_key() if signer else key.public_key()  # type: ignore[arg-type]
+            ),
+            critical=False,
+        )
     )
+    if ca:
+        usage = dict.fromkeys(
+            ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement"), False
+        )
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+                **usage,
+            ),
+            critical=True,
+        )
     if host:
         try:
             alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))

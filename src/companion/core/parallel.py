@@ -40,9 +40,22 @@ _PRELOAD = ["companion.printing.interior", "companion.steps"]
 imports it again: each child starts in milliseconds."""
 
 
+_HERE = threading.local()
+
+
+@contextlib.contextmanager
+def in_this_process() -> Iterator[None]:
+    """Within this, the work runs inline in this thread (where a profiler or a test can watch it)."""
+    _HERE.inline = True
+    try:
+        yield
+    finally:
+        _HERE.inline = False
+
+
 def _context() -> Any:
-    """The fork server's context, or None where there is none."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    """The fork server's context, or None where there is none (or the work is to stay here)."""
+    if getattr(_HERE, "inline", False) or "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
