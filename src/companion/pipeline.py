@@ -1,7 +1,7 @@
 """build(project, formats) -> BuildResult: load -> validate -> render -> lay out -> package; then write.
 
 The composition root: `build()` lists the stages in order and nothing else. Each stage is a pure
-function in its package; the cache, the forked children and their cancelling are one layer around
+function in its package; the cache, the child processes and their cancelling are one layer around
 them (steps.py); what to build is one table (outputs.py). Everything is computed in memory first;
 `write()` is the only step that touches dist/.
 """
@@ -94,7 +94,7 @@ def build(
             printed = steps.render(
                 validated, edition, "print", {a.src: a.path.as_uri() for a in validated.assets}
             )
-            steps.front_cover(stage=False)  # its child is collected before the layout's workers fork
+            steps.front_cover(stage=False)  # its child is collected before the layout's workers start
             html = print_document(printed)
             sheets = layout.sheets(INTERIOR_SHEETS)
             interior = steps.lay_out(validated, html, marks=marks, variant=variant, sheets=sheets)

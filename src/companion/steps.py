@@ -1,5 +1,5 @@
 """The cached and parallel layer around the pure stages: each step wraps a stage (the render, a cover,
-a font subset, the print layout) with the build cache or a forked child, so that `pipeline.build`
+a font subset, the print layout) with the build cache or a child process, so that `pipeline.build`
 reads as the list of stages and none of them knows about caching (a cached step wraps a pure
 function, as a make rule does). `Steps` holds one build's cache, progress callback and children, and
 cancels the children when the build ends early. Ordering facts are commented in pipeline.build, where

@@ -14,9 +14,10 @@ the project). A character no bundled font has is drawn as the bundled font's .no
 build has already warned about it (C025). The variable is set only while the configuration is
 loaded, under a lock, so nothing else in the process is affected.
 
-One configuration is kept per set of font files for the life of the process: forked layout
-workers use the font copies in its folder after the parent has moved on, and a preview server's
-rebuilds reuse it. The folders are removed when the process exits.
+One configuration is kept per set of font files for the life of the process: a preview server's
+rebuilds reuse it. Each layout worker makes its own (core/parallel.py says why none is inherited).
+The folders are removed when the process exits; a worker's are in its scratch folder, which goes
+with the worker.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def _release(config: FontConfiguration) -> None:
 
 
 @atexit.register
-def _release_all() -> None:  # never runs in a forked worker (it leaves by os._exit)
+def _release_all() -> None:  # never runs in a worker (it leaves by os._exit)
     for config in _KEPT.values():
         _release(config)
 
