@@ -176,6 +176,9 @@ CODES: dict[str, Code] = {
     "L005": Code("warning", "a name is hyphenated", "names are never broken: check the style sheets"),
     "L006": Code("warning", "loose line: word spaces over twice normal", "reword, or allow a break nearby"),
     "L007": Code("warning", "contents leader stops short of its number", "check the contents styles"),
+    "L008": Code(
+        "warning", "a line of one word inside a paragraph", "look for markup around the word; reword nearby"
+    ),
     # New projects (`companion new`)
     "N001": Code("error", "folder for a new project is not empty", "name a new or empty folder"),
     # Built files (preflight)

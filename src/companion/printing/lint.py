@@ -9,7 +9,10 @@ WeasyPrint's pages); `check` reads those lines, page by page, and reports:
 - L004 a paragraph whose last line is nothing but the end of a hyphenated word;
 - L005 a hyphenated proper name (a capitalised word broken across lines);
 - L006 a loose line: word spaces more than `MAX_SPACE_RATIO` times the text's normal spacing;
-- L007 a contents leader whose dots stop short of their number by more than `MAX_LEADER_GAP_PT`.
+- L007 a contents leader whose dots stop short of their number by more than `MAX_LEADER_GAP_PT`;
+- L008 a line of one word inside a paragraph (not its last line, not a word broken across lines),
+  under `LONE_WORD_SHARE` of the paragraph's longest line: a break in the wrong place, as WeasyPrint
+  made on Pango 1.50 before a marked word (markdown.py).
 
 The thresholds are those of the common house rules (Bringhurst's *Elements of Typographic Style*,
 2.4: "at least two lines of text below a heading", no more than two hyphens in a row, no hyphenated
@@ -33,6 +36,9 @@ MAX_SPACE_RATIO = 2.0
 space of the part's justified lines (what a reader's eye takes as the text's usual spacing)."""
 MAX_LEADER_GAP_PT = 3.0
 """The dots of a contents leader end within this much of their number (one dot is about 3 pt)."""
+LONE_WORD_SHARE = 1 / 3
+"""A one-word line inside a paragraph is a fault when it is shorter than this share of the
+paragraph's longest line (in a narrow column every line may hold one word)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ def check(lines: Sequence[Line], full_page: int | None) -> tuple[Finding, ...]:
     found += _hyphens(lines)
     found += _loose_lines(lines)
     found += _leaders(lines)
+    found += _lone_words(lines)
     return tuple(sorted(found, key=lambda f: (f.page, f.code, f.message)))
 
 
@@ -242,6 +249,22 @@ def _loose_lines(lines: Sequence[Line]) -> list[Finding]:
         )
         for line in lines
         if line.kind == "text" and line.spacing > MAX_SPACE_RATIO * normal
+    ]
+
+
+def _lone_words(lines: Sequence[Line]) -> list[Finding]:
+    longest: dict[tuple[str, int], int] = {}
+    for line in lines:
+        key = (line.section, line.block)
+        longest[key] = max(longest.get(key, 0), len(line.text.strip()))
+    return [
+        Finding(line.page, "L008", f"a line of one word inside a paragraph: `{_quote(line.text)}`")
+        for index, line in enumerate(lines)
+        if line.kind == "text"
+        and not line.hyphen
+        and len(line.text.split()) == 1
+        and not _last_of_block(lines, index)
+        and LONE_WORD_SHARE * longest[(line.section, line.block)] > len(line.text.strip())
     ]
 
 
