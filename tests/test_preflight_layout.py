@@ -149,3 +149,13 @@ def test_the_bundled_interior_without_its_fixes_gets_the_same_findings_both_ways
     assert by_build[0].message.endswith("section `characters` ends with a page of 6 line(s) of 31")
     assert by_pdf[0].message.endswith("section `Characters` ends with a page of 6 line(s) of 31")
     assert by_build[1].message.split("`")[1] == by_pdf[1].message.split("`")[1]
+
+
+def test_a_raised_note_call_stays_on_its_line() -> None:
+    """PDFium ends a line where the baseline moves (after "spoiler.¹"): the next word, beside it on
+    the right, goes on the same line; a word below and back at the left does not."""
+    from companion.preflight.layout import _Char, _continues
+
+    call = _Char("1", 100.0, 103.0, 506.0, 514.0, False)  # raised 3 pt above a 500-511 line
+    assert _continues(call, _Char("I", 105.0, 108.0, 500.0, 511.0, False))
+    assert not _continues(call, _Char("t", 40.0, 44.0, 486.0, 497.0, False))

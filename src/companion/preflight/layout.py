@@ -1,10 +1,8 @@
 """Preflight (preflight/): the layout lint (lint.py) on any PDF, from the text on its pages.
 
 The build lints WeasyPrint's boxes (pdflines.py); a PDF from anywhere has only positioned glyphs.
-pypdfium2 (PDFium, already the dependency that renders our covers and places text for the live-area
-check) gives each character with its box, font size and marked-content tags, and breaks the page's
-text into lines itself. This module turns those lines into the same `lint.Line`s the build makes,
-so the same rules judge both:
+pypdfium2 gives each character with its box, size and marked-content tags, and breaks the text into
+lines (a raised note call is kept on its line). These become the `lint.Line`s the build makes:
 
 * running heads and folios are left out: text marked `/Artifact` (tagged PDFs, ours among them),
   else a line of nothing but a page number, or a small line above the page's first line of text;
@@ -13,14 +11,13 @@ so the same rules judge both:
 * block (paragraph): a new one after a larger gap than the line spacing, a change of kind or size,
   a short line before it (a paragraph's last line), or an indented first line; a paragraph that
   runs onto the next page keeps its number when the page's last line was full;
-* section: the top-level bookmarks (each opens a section), else the whole file is one;
-* hyphen: the line ends in U+2010, a soft hyphen or U+002D (a producer's own hyphen);
+* section: the top-level bookmarks, else the whole file is one; hyphen: U+2010, U+00AD or U+002D;
 * spacing: the line's median word space over the width of its space character (the font's own
   word space; the build divides by the same font's 0.2 em);
 * gap: for a leader, pt from its last dot to its number.
 
-What a PDF cannot tell: which section a page opens when there are no bookmarks (L002 then sees one
-section), and a list item's extent when items are not separated by space or a short line.
+What a PDF cannot tell: sections without bookmarks (L002 sees one), and a list item's extent when
+items are not separated by space or a short line.
 """
 
 from __future__ import annotations
@@ -99,8 +96,7 @@ class _Row:
 
 def check_layout(path: Path) -> list[Diagnostic]:
     """The layout lint's findings on the PDF at `path`, as warnings naming the (1-based) page."""
-    lines = lines_of(path)
-    found = lint.check(lines, lint.full_page_lines(lines))
+    found = lint.check(lines := lines_of(path), lint.full_page_lines(lines))
     return [diagnostic(path, f.code, f"page {f.page + 1}: {f.message}") for f in found]
 
 
@@ -108,11 +104,10 @@ def lines_of(path: Path) -> list[lint.Line]:
     """Every main-text, heading, footnote and leader line of the PDF, in reading order."""
     document = pdfium.PdfDocument(str(path))
     try:
-        rows = [row for number in range(len(document)) for row in _rows(document, number)]
+        rows = _main([row for number in range(len(document)) for row in _rows(document, number)])
         opens = _section_pages(document)
     finally:
         document.close()
-    rows = _main(rows)
     if not rows:
         return []
     _spacing(rows)
@@ -127,16 +122,19 @@ def _rows(document: pdfium.PdfDocument, number: int) -> Iterator[_Row]:
         roles = _roles(page)
         objects: dict[int, tuple[bool, str, int]] = {}
         chars: list[_Char] = []
+        broken = False  # PDFium ends a line wherever the baseline moves: after a note call, too
         for index in range(pdfium_c.FPDFText_CountChars(text)):
             char = _char(text, index, objects, roles)
             if char is None:
                 continue
             if char.text in "\r\n":
-                if chars:
-                    yield _row(number, chars)
+                broken = bool(chars)
+                continue
+            if broken and not _continues(chars[-1], char):
+                yield _row(number, chars)
                 chars = []
-            else:
-                chars.append(char)
+            chars.append(char)
+            broken = False
         if chars:
             yield _row(number, chars)
     finally:
@@ -184,6 +182,12 @@ def _text(function: Any, element: Any) -> str:
     buffer = ctypes.create_string_buffer(size)
     function(element, buffer, size)
     return buffer.raw[: size - 2].decode("utf-16-le", errors="replace")
+
+
+def _continues(last: _Char, char: _Char) -> bool:
+    """Whether `char` goes on the line `last` ends (to its right, and beside it: a raised note call)."""
+    overlap = min(last.top, char.top) - max(last.bottom, char.bottom)
+    return char.left >= last.right - 1 and overlap > 0.3 * min(last.top - last.bottom, char.top - char.bottom)
 
 
 def _char(
