@@ -105,10 +105,7 @@ def _render_text(self: Any, tokens: list[Token], idx: int, options: Any, env: di
             if "nohyphen" not in text[-40:]
             else text
         )
-    # The space before a marked word goes inside its span: with the break between a text and the
-    # span, WeasyPrint on Pango 1.50 (Debian 12) broke the line words too early, leaving one word
-    # alone on a line ("But I / don't / go along with that...": a line of its own for "don't").
-    return text.replace(' <span class="nohyphen">', '<span class="nohyphen"> ')
+    return text
 
 
 def _escape_html(token: Token) -> str:
