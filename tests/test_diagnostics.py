@@ -740,6 +740,38 @@ def test_c040_c041_fonts_that_are_links_out_or_pipes(src: Path, tmp_path: Path) 
     assert "styles/fonts/y.otf: error C041: the file is a named pipe (FIFO), not a regular file\n" in err
 
 
+@pytest.mark.parametrize("kind", ["link", "pipe"])
+def test_c040_c041_a_font_licence_that_is_a_link_out_or_a_pipe(src: Path, tmp_path: Path, kind: str) -> None:
+    """The licence travels into the EPUB beside the fonts: check refuses it as it does a font, and build
+    says so (it used to pass check and end the build with exit 70, or to skip a pipe silently)."""
+    licence = src.parent / "styles" / "fonts" / "OFL.txt"
+    licence.unlink()
+    if kind == "link":
+        key = tmp_path.parent / f"{tmp_path.name}-id_rsa"
+        key.write_text("PRIVATE KEY\n")
+        licence.symlink_to(key)
+        line = "styles/fonts/OFL.txt: error C040: the file is a link to a place outside styles/\n"
+    else:
+        os.mkfifo(licence)
+        line = "styles/fonts/OFL.txt: error C041: the file is a named pipe (FIFO), not a regular file\n"
+    assert line in problems()
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert (result.exit_code, "Traceback" in result.stderr) == (1, False), result.stderr
+    assert line in result.stderr
+    assert not (src.parent / "dist" / "tiny.epub").exists()
+
+
+def test_c040_a_styles_folder_linked_from_outside_the_project(src: Path, tmp_path: Path) -> None:
+    """styles/ itself may not lead out of the project folder (its fonts and sheets would ship)."""
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-styles"
+    (src.parent / "styles").rename(elsewhere)
+    (src.parent / "styles").symlink_to(elsewhere)
+    assert f"styles: error C040: the file is a link to a place outside {tmp_path.name}/\n" in problems()
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert result.exit_code == 1, result.stderr
+    assert not (src.parent / "dist" / "tiny.epub").exists()
+
+
 def test_c043_styles_missing_or_of_the_wrong_kind(src: Path) -> None:
     styles = src.parent / "styles"
     (styles / "print.css").unlink()
