@@ -26,8 +26,8 @@ from companion.core.errors import CompanionError, diagnostic
 from companion.render.render import RenderedBook, environment
 from companion.source import fonts, markdown
 from companion.source.fonts import FONT_TYPES
-from companion.source.stylecheck import LICENCES
 from companion.source.model import Book
+from companion.source.stylecheck import LICENCES
 from companion.source.validate import Validated
 
 if TYPE_CHECKING:
