@@ -86,6 +86,9 @@ def test_someone_elses_files_in_the_output_folder_are_skipped_with_a_warning(tin
         ("--timeout", "nan", "Invalid value for '--timeout': must be a number of seconds from 1 to 3600"),
         ("--timeout", "inf", "Invalid value for '--timeout': must be a number of seconds from 1 to 3600"),
         ("--subject", "a\r\nBcc: someone@example.com", "Invalid value for '--subject': must be one line"),
+        ("--subject", "a\x85Bcc: someone@example.com", "Invalid value for '--subject': must be one line"),
+        ("--subject", "a\u2028b", "Invalid value for '--subject': must be one line"),
+        ("--subject", "a\u2029b", "Invalid value for '--subject': must be one line"),
     ],
 )
 def test_send_refuses_odd_options_with_exit_2(tmp_path: Path, option: str, value: str, message: str) -> None:
