@@ -234,3 +234,29 @@ def test_what_ships_of_an_svg_is_what_was_checked(tiny: Path) -> None:
         b'<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10">'
         b'<rect width="20" height="10" fill="#c00"/></svg>'
     )
+
+
+LONG = "a" * 300
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", LONG],
+        ["check", f"{LONG}/source"],
+        ["build", LONG, "--format", "epub"],
+        ["serve", LONG],
+        ["preflight", f"{LONG}.epub"],
+        ["new", LONG],
+    ],
+)
+def test_a_name_longer_than_the_system_allows_is_a_diagnostic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """ENAMETOOLONG from a path on the command line is the input's fault (it was exit 70)."""
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run(*args)
+    assert code == 1, err
+    assert re.search(
+        rf"^{args[1]}: error C0\d\d: cannot (read file|write the new project): File name too long", err, re.M
+    ), err
