@@ -969,16 +969,26 @@ def test_c048_ids_and_paths_companion_keeps_for_itself(src: Path) -> None:
     ) in err
 
 
-def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(src: Path) -> None:
+@pytest.mark.parametrize(
+    ("words", "figures"),
+    [
+        (" ".join(["memory"] * 6000), "6,000 words, longest word 6 characters"),
+        ("x" * 30000, "1 word, longest word 30,000 characters"),  # it took 20-30 s to fail to fit
+        (" ".join(["w" * 30] * 900), "900 words, longest word 30 characters"),
+    ],
+)
+def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(
+    src: Path, words: str, figures: str
+) -> None:
     book = (src / "book.yaml").read_text(encoding="utf-8")
-    words = " ".join(["memory"] * 6000)
     write(src / "book.yaml", re.sub(r"(?m)^description:.*$", f"description: {words}", book))
     started = time.perf_counter()
     err = problems()
     assert time.perf_counter() - started < 10
     assert (
-        "error C014: the description (with the first review) is too long for the back cover (6,000 words)\n"
-        "    hint: keep it under 1,000 words; the back cover holds a few hundred\n"
+        f"error C014: the description (with the first review) is too long for the back cover ({figures})\n"
+        "    hint: keep it under 1,000 words, 10,000 letters and 100 letters a word; the back cover holds a "
+        "few hundred words\n"
     ) in err
 
 
