@@ -803,6 +803,19 @@ def test_c021_css_escapes_and_case_do_not_hide_a_remote_load(src: Path) -> None:
         assert f"error C021: style sheet loads `{target}`, which is outside styles/\n" in err
 
 
+def test_c021_a_data_url_in_a_style_sheet(src: Path) -> None:
+    """A data: URL would ship a font or an SVG no check has seen (and `<` in one is an EPUBCheck error)."""
+    add(
+        src.parent / "styles",
+        "epub.css",
+        '\np { background: url("data:image/svg+xml,<svg onload=alert(1)>") }\n'
+        "@font-face { font-family: X; src: url(data:font/otf;base64,AAAA) }\n",
+    )
+    err = problems()
+    assert err.count("error C021: style sheet embeds a `data:` URL; its contents would ship unchecked\n") == 2
+    assert "    hint: put the file in styles/ (fonts in styles/fonts/) and name it in the url()\n" in err
+
+
 @pytest.mark.parametrize(
     ("svg", "message"),
     [

@@ -88,7 +88,17 @@ def _check_sheet(sheet: Path, root: Path, problems: list[Diagnostic]) -> None:
         return
     for ref in stylesheet_references(text):
         parts = urlsplit(ref.target)
-        if ref.target.startswith("#") or (parts.scheme.lower() == "data" and ref.kind == "url"):
+        if ref.target.startswith("#"):
+            continue
+        if parts.scheme.lower() == "data":  # unchecked bytes (a font, an SVG) and often not a valid URL
+            problems.append(
+                diagnostic(
+                    Location(shown(sheet), ref.line, ref.col),
+                    "C021",
+                    "style sheet embeds a `data:` URL; its contents would ship unchecked",
+                    "put the file in styles/ (fonts in styles/fonts/) and name it in the url()",
+                )
+            )
             continue
         path = root / unquote(parts.path)
         try:
