@@ -65,7 +65,10 @@ def test_someone_elses_files_in_the_output_folder_are_skipped_with_a_warning(tin
         "dist/odd-cover.jpg: warning D020: not a readable image; the catalog shows no thumbnail for it\n"
         "    hint: it is not one companion can read; remove it or replace it with a real one\n"
     ) in err
+    assert "dist/zip.epub: warning D020: not a readable EPUB; the catalog leaves it out\n" in err
     assert "dist/catalog.xml" in out
+    catalog = (dist / "catalog.xml").read_text(encoding="utf-8")
+    assert 'href="odd.epub"' in catalog and "zip.epub" not in catalog  # no book that no app could open
     server = make_server(dist, port=0)
     import threading
 
