@@ -278,3 +278,13 @@ def test_a_word_no_line_can_hold_may_break_in_print_but_not_in_the_epub() -> Non
     assert "Pneumonoultramicroscopicsilicovolcanoconiosis" in printed  # 45 letters: a word
     epub = markdown.to_html(text, target="epub", prefix="x", links={}, images={}).html
     assert "\u200b" not in epub and "y" * 55 + "&amp;" in epub
+
+
+def test_a_file_named_on_the_command_line_through_a_link_is_read(tmp_path: Path) -> None:
+    """preflight and send follow the links in a name the user gives, as any command does (the gate's
+    O_NOFOLLOW refused them with "Too many levels of symbolic links")."""
+    (tmp_path / "notes.txt").write_text("not a book\n")
+    (tmp_path / "book.pdf").symlink_to(tmp_path / "notes.txt")
+    code, out, err = run("preflight", "--no-ace", str(tmp_path / "book.pdf"))
+    assert code == 1
+    assert f"{tmp_path}/book.pdf: error P015: not a PDF (%PDF-) or an EPUB (zip with mimetype)" in out + err
