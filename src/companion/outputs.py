@@ -71,9 +71,7 @@ class Project:
         if styles is None:
             styles = source.parent / "styles"
             if styles.is_symlink() and not styles.resolve().is_relative_to(source.parent):
-                return cls(
-                    source, styles
-                )  # a styles/ linking out of the project: the check refuses it (C040)
+                return cls(source, styles)  # it links out of the project: the check refuses it (C040)
         return cls(source, styles.resolve())
 
 
