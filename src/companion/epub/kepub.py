@@ -38,7 +38,10 @@ OPS = "http://www.idpf.org/2007/ops"
 CONTAINER = "urn:oasis:names:tc:opendocument:xmlns:container"
 STYLE_HACKS = "div#book-inner { margin-top: 0; margin-bottom: 0; }"
 # kepubify's sentence rule: anything up to a stop, an optional closing quote, and the spaces after it.
-_SENTENCE = re.compile(r".*?[.!?:]['\"\u201d\u2019\u201c\u2026]?\s*", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?:]['\"\u201d\u2019\u201c\u2026]?\s*")
+"""Where a sentence ends. kepubify matches a whole sentence (`.*?` and this) from the previous end;
+finding the ends alone gives the same pieces in linear time (text with no stop in it was quadratic:
+50,000 letters took 20 s)."""
 _SKIP = tags(*NOT_PROSE, "pre", "audio", "video")
 _PARAGRAPHS = {f"{{{XHTML}}}{name}" for name in ("p", "ol", "ul", "table")}
 # Elements whose content model has no room for a span: their (blank) text is left alone.
@@ -212,10 +215,9 @@ def split(text: str) -> list[str]:
     """kepubify's sentences, each keeping its trailing space, so that joining them gives the text back."""
     parts: list[str] = []
     start = 0
-    for match in _SENTENCE.finditer(text):
-        if match.end() > start:
-            parts.append(text[start : match.end()])
-            start = match.end()
+    for match in _SENTENCE_END.finditer(text):
+        parts.append(text[start : match.end()])
+        start = match.end()
     if start < len(text):
         parts.append(text[start:])
     return parts
