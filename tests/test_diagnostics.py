@@ -740,6 +740,38 @@ def test_c040_c041_fonts_that_are_links_out_or_pipes(src: Path, tmp_path: Path) 
     assert "styles/fonts/y.otf: error C041: the file is a named pipe (FIFO), not a regular file\n" in err
 
 
+@pytest.mark.parametrize("kind", ["link", "pipe"])
+def test_c040_c041_a_font_licence_that_is_a_link_out_or_a_pipe(src: Path, tmp_path: Path, kind: str) -> None:
+    """The licence travels into the EPUB beside the fonts: check refuses it as it does a font, and build
+    says so (it used to pass check and end the build with exit 70, or to skip a pipe silently)."""
+    licence = src.parent / "styles" / "fonts" / "OFL.txt"
+    licence.unlink()
+    if kind == "link":
+        key = tmp_path.parent / f"{tmp_path.name}-id_rsa"
+        key.write_text("PRIVATE KEY\n")
+        licence.symlink_to(key)
+        line = "styles/fonts/OFL.txt: error C040: the file is a link to a place outside styles/\n"
+    else:
+        os.mkfifo(licence)
+        line = "styles/fonts/OFL.txt: error C041: the file is a named pipe (FIFO), not a regular file\n"
+    assert line in problems()
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert (result.exit_code, "Traceback" in result.stderr) == (1, False), result.stderr
+    assert line in result.stderr
+    assert not (src.parent / "dist" / "tiny.epub").exists()
+
+
+def test_c040_a_styles_folder_linked_from_outside_the_project(src: Path, tmp_path: Path) -> None:
+    """styles/ itself may not lead out of the project folder (its fonts and sheets would ship)."""
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-styles"
+    (src.parent / "styles").rename(elsewhere)
+    (src.parent / "styles").symlink_to(elsewhere)
+    assert f"styles: error C040: the file is a link to a place outside {tmp_path.name}/\n" in problems()
+    result = CliRunner().invoke(main, ["build", "--format", "epub", "--no-page-list"])
+    assert result.exit_code == 1, result.stderr
+    assert not (src.parent / "dist" / "tiny.epub").exists()
+
+
 def test_c043_styles_missing_or_of_the_wrong_kind(src: Path) -> None:
     styles = src.parent / "styles"
     (styles / "print.css").unlink()
@@ -769,6 +801,19 @@ def test_c021_css_escapes_and_case_do_not_hide_a_remote_load(src: Path) -> None:
     err = problems()
     for target in ("http://evil.example/a.css", "http://evil.example/t.png", "https://evil.example/u.png"):
         assert f"error C021: style sheet loads `{target}`, which is outside styles/\n" in err
+
+
+def test_c021_a_data_url_in_a_style_sheet(src: Path) -> None:
+    """A data: URL would ship a font or an SVG no check has seen (and `<` in one is an EPUBCheck error)."""
+    add(
+        src.parent / "styles",
+        "epub.css",
+        '\np { background: url("data:image/svg+xml,<svg onload=alert(1)>") }\n'
+        "@font-face { font-family: X; src: url(data:font/otf;base64,AAAA) }\n",
+    )
+    err = problems()
+    assert err.count("error C021: style sheet embeds a `data:` URL; its contents would ship unchecked\n") == 2
+    assert "    hint: put the file in styles/ (fonts in styles/fonts/) and name it in the url()\n" in err
 
 
 @pytest.mark.parametrize(
@@ -937,16 +982,26 @@ def test_c048_ids_and_paths_companion_keeps_for_itself(src: Path) -> None:
     ) in err
 
 
-def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(src: Path) -> None:
+@pytest.mark.parametrize(
+    ("words", "figures"),
+    [
+        (" ".join(["memory"] * 6000), "6,000 words, longest word 6 characters"),
+        ("x" * 30000, "1 word, longest word 30,000 characters"),  # it took 20-30 s to fail to fit
+        (" ".join(["w" * 30] * 900), "900 words, longest word 30 characters"),
+    ],
+)
+def test_c014_a_description_no_back_cover_can_hold_is_refused_at_once(
+    src: Path, words: str, figures: str
+) -> None:
     book = (src / "book.yaml").read_text(encoding="utf-8")
-    words = " ".join(["memory"] * 6000)
     write(src / "book.yaml", re.sub(r"(?m)^description:.*$", f"description: {words}", book))
     started = time.perf_counter()
     err = problems()
     assert time.perf_counter() - started < 10
     assert (
-        "error C014: the description (with the first review) is too long for the back cover (6,000 words)\n"
-        "    hint: keep it under 1,000 words; the back cover holds a few hundred\n"
+        f"error C014: the description (with the first review) is too long for the back cover ({figures})\n"
+        "    hint: keep it under 1,000 words, 10,000 letters and 100 letters a word; the back cover holds a "
+        "few hundred words\n"
     ) in err
 
 

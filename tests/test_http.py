@@ -68,6 +68,28 @@ def test_a_silent_or_slow_connection_is_closed(
         assert time.monotonic() - started < 5
 
 
+def test_a_request_that_trickles_in_is_closed_at_its_deadline(
+    catalog: CatalogServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.2 s is never silent for the timeout, but may not hold a thread for ever (it did)."""
+    monkeypatch.setattr(httpbase, "REQUEST_DEADLINE", 1.0)
+    host, port = catalog.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nX: ")
+        conn.settimeout(0.2)
+        started = time.monotonic()
+        answer = None
+        while answer is None and time.monotonic() - started < 10:
+            try:
+                conn.sendall(b"a")
+                answer = conn.recv(100)
+            except TimeoutError:
+                continue
+            except OSError:
+                answer = b""
+        assert answer == b"" and time.monotonic() - started < 5
+
+
 def test_threads_are_bounded(catalog: CatalogServer, monkeypatch: pytest.MonkeyPatch) -> None:
     host, port = catalog.server_address[:2]
     idle = [socket.create_connection((host, port), timeout=10) for _ in range(httpbase.MAX_CONNECTIONS)]

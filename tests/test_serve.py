@@ -237,7 +237,7 @@ def test_escaping_and_odd_names(tmp_path: Path) -> None:
     (tmp_path / "broken.epub").write_bytes(b"not a zip")
     feed = etree.fromstring(opds.catalog_xml(tmp_path))
     entries = {e.findtext(f"{ATOM}title"): e for e in feed.iter(f"{ATOM}entry")}
-    assert set(entries) == {"Tom & Jerry <3", "broken"}
+    assert set(entries) == {"Tom & Jerry <3"}  # broken.epub: no app could open it, so it is not offered
     entry = entries["Tom & Jerry <3"]
     assert entry.findtext(f"{ATOM}id") == "urn:x:1&2"
     assert entry.findtext(f"{DC}language") == "fr"

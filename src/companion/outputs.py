@@ -68,7 +68,11 @@ class Project:
     def at(cls, source: Path, styles: Path | None = None) -> Project:
         """The project whose source folder is `source`; styles/ beside it by default."""
         source = source.resolve() if source.exists() else source
-        return cls(source, (styles or source.parent / "styles").resolve())
+        if styles is None:
+            styles = source.parent / "styles"
+            if styles.is_symlink() and not styles.resolve().is_relative_to(source.parent):
+                return cls(source, styles)  # it links out of the project: the check refuses it (C040)
+        return cls(source, styles.resolve())
 
 
 @dataclass(frozen=True)

@@ -190,5 +190,5 @@ def write(
             [diagnostic(where, "C044", f"cannot write the output: {exc.strerror or exc}")]
         ) from None
     for path in skipped:
-        warn(diagnostic(str(path), "D020", "not a readable image; the catalog shows no thumbnail for it"))
+        warn(opds.skipped_warning(path))
     return written

@@ -66,16 +66,19 @@ def new_project(
     """Write a new companion project into `root` (created if missing; refused unless empty)."""
     title, author = title.strip(), author.strip()
     problems = []
-    if root.exists() and not root.is_dir():
-        problems.append(diagnostic(str(root), NOT_EMPTY, "is a file, not a folder for a new project"))
-    elif root.is_dir() and any(root.iterdir()):
-        problems.append(
-            diagnostic(
-                str(root),
-                NOT_EMPTY,
-                "folder is not empty; `companion new` writes only into a new or empty folder",
+    try:
+        if root.exists() and not root.is_dir():
+            problems.append(diagnostic(str(root), NOT_EMPTY, "is a file, not a folder for a new project"))
+        elif root.is_dir() and any(root.iterdir()):
+            problems.append(
+                diagnostic(
+                    str(root),
+                    NOT_EMPTY,
+                    "folder is not empty; `companion new` writes only into a new or empty folder",
+                )
             )
-        )
+    except OSError as exc:  # a name too long, a folder that cannot be listed
+        problems.append(diagnostic(str(root), "C044", f"cannot write the new project: {exc.strerror or exc}"))
     if not title:
         problems.append(diagnostic(str(root), "C014", "--title must not be empty"))
     if not author:

@@ -5,6 +5,7 @@ the work is in send.py, serve.py and push.py."""
 from __future__ import annotations
 
 import math
+import unicodedata
 from pathlib import Path
 
 import click
@@ -29,7 +30,8 @@ def _server(_ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 def _subject(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    # C0, DEL and C1 controls, and the line and paragraph separators (email headers break lines there)
+    if value is not None and any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
         raise click.BadParameter("must be one line, without control characters", param=param)
     return value
 

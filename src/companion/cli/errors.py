@@ -4,6 +4,7 @@ here, and this module imports nothing of the commands (Sphinx's _cli/util/errors
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from companion.core.errors import CompanionError
+from companion.core.errors import CompanionError, diagnostic
 
 EXIT_BUG = 70
 
@@ -58,15 +59,17 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except Stopped as exc:
             sys.exit(128 + exc.number)
         except CompanionError as exc:
-            for item in exc.diagnostics:
-                click.echo(item.format(), err=True)
-            errors = sum(1 for d in exc.diagnostics if d.severity == "error")
-            if click.get_current_context().info_name in {"build", "check", "new"}:
-                click.echo(f"{errors} error{'s' if errors != 1 else ''}; nothing was written.", err=True)
-            sys.exit(exc.exit_code)
+            _report(exc)
         except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and exc.filename:
+                # a path on the command line (or below it) longer than the system allows: the input's fault
+                _report(
+                    CompanionError(
+                        [diagnostic(str(exc.filename), "C006", f"cannot read file: {exc.strerror}")]
+                    )
+                )
             if debug:
                 traceback.print_exc()
             click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
@@ -74,3 +77,13 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_BUG)
 
     return wrapper
+
+
+def _report(exc: CompanionError) -> None:
+    """The diagnostics, one line each, and the exit code (1 for problems in the input)."""
+    for item in exc.diagnostics:
+        click.echo(item.format(), err=True)
+    errors = sum(1 for d in exc.diagnostics if d.severity == "error")
+    if click.get_current_context().info_name in {"build", "check", "new"}:
+        click.echo(f"{errors} error{'s' if errors != 1 else ''}; nothing was written.", err=True)
+    sys.exit(exc.exit_code)

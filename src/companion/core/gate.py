@@ -59,8 +59,9 @@ def inside(path: Path, root: Path) -> Path:
 
 def open_regular(path: Path, root: Path | None) -> BinaryIO:
     """The regular file `path` (inside `root`, when given), opened for reading; Refused (C006 unreadable,
-    C040 outside `root`, C041 not a regular file). Nothing but a regular file is ever opened."""
-    real = inside(path, root) if root is not None else path
+    C040 outside `root`, C041 not a regular file). Nothing but a regular file is ever opened. Without a
+    `root` (a file named on the command line) the links in its name are followed, as any command does."""
+    real = inside(path, root if root is not None else Path("/"))
     try:
         before = os.stat(real)
         if not stat.S_ISREG(before.st_mode):

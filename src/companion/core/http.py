@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +25,8 @@ MAX_CONNECTIONS = 32
 """Connections served at once (a thread each); one more is answered 503 and closed."""
 REQUEST_TIMEOUT = 15.0
 """Seconds a connection may stay silent (idle keep-alive, or a request sent slowly) before it is closed."""
+REQUEST_DEADLINE = 30.0
+"""Seconds a request line and its headers may take to arrive in all, however they trickle in."""
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
@@ -72,12 +76,42 @@ class QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class _Deadline(io.RawIOBase):
+    """The connection's reading side, for the request: no read waits past `until` (a client sending a
+    byte every few seconds is never silent for REQUEST_TIMEOUT, but may not hold a thread for ever)."""
+
+    def __init__(self, connection: socket.socket, timeout: float | None) -> None:
+        self.connection, self.timeout, self.until = connection, timeout, float("inf")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request took too long to arrive")
+        self.connection.settimeout(min(left, self.timeout) if self.timeout is not None else left)
+        try:
+            return self.connection.recv_into(buffer)
+        finally:
+            self.connection.settimeout(self.timeout)  # the answer is written as before
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     """GET and HEAD both go to `_answer(body)`; requests are logged only when the server is verbose."""
 
     server: QuietServer
     sys_version = ""
     timeout = REQUEST_TIMEOUT  # (socketserver sets it on the connection)
+
+    def setup(self) -> None:
+        super().setup()
+        self._reading = _Deadline(self.connection, self.connection.gettimeout())
+        self.rfile = io.BufferedReader(self._reading)
+
+    def handle_one_request(self) -> None:
+        self._reading.until = time.monotonic() + REQUEST_DEADLINE
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._answer(body=True)

@@ -23,6 +23,7 @@ from lxml import etree
 from PIL import Image
 
 from companion.core import gate
+from companion.core.errors import Diagnostic, diagnostic
 from companion.core.write import write_atomic
 from companion.deliver import opds2
 from companion.deliver.opds_books import (
@@ -163,8 +164,9 @@ def entry_document(book: Book) -> bytes:
 
 def write_catalog(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
     """Write `<slug>-thumbnail.jpg` for every book with a cover, each book's `<slug>-entry.xml`, then
-    `catalog.xml` and `catalog.json`, each atomically. A cover that is not a readable image (someone
-    else's file in the folder) gets no thumbnail and is added to `skipped`."""
+    `catalog.xml` and `catalog.json`, each atomically. A cover that is not a readable image gets no
+    thumbnail, and an EPUB that cannot be read is left out (someone else's files); both are added to
+    `skipped`."""
     written = []
     files = listing(folder)
     for entry in entries(files):
@@ -178,7 +180,7 @@ def write_catalog(folder: Path, skipped: list[Path] | None = None) -> list[Path]
                 continue
             write_atomic(path, small)
             written.append(path)
-    found = books(listing(folder))
+    found = books(listing(folder), skipped)
     for book in found:
         path = folder / f"{book.entry.slug}{ENTRY_SUFFIX}"
         write_atomic(path, entry_document(book))
@@ -272,3 +274,10 @@ def _link(parent: etree._Element, rel: str, href: str, kind: str) -> etree._Elem
 def _clean(text: str) -> str:
     """Drop characters XML 1.0 cannot hold."""
     return "".join(ch for ch in text if ch in "\t\n\r" or (ord(ch) >= 32 and ch not in "\ufffe\uffff"))
+
+
+def skipped_warning(path: Path) -> Diagnostic:
+    """D020 for someone else's file that the catalog could not use (`write_catalog`'s `skipped`)."""
+    if path.name.endswith(".epub"):
+        return diagnostic(str(path), "D020", "not a readable EPUB; the catalog leaves it out")
+    return diagnostic(str(path), "D020", "not a readable image; the catalog shows no thumbnail for it")

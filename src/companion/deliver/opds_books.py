@@ -39,6 +39,7 @@ BOOK_FILES = (
     (".epub", "application/epub+zip", "EPUB"),
     (".pdf", "application/pdf", "PDF (print edition)"),
 )
+EPUB_KINDS = ("application/epub+zip", "application/kepub+zip")
 LINK_ORDER = ("application/epub+zip", "application/kepub+zip", "application/pdf")  # what apps offer first
 COVER_SUFFIX = "-cover.jpg"
 THUMBNAIL_SUFFIX = "-thumbnail.jpg"
@@ -133,12 +134,25 @@ def entries(names: list[str] | dict[str, Path]) -> list[Entry]:
     return [books[slug] for slug in sorted(books)]
 
 
-def books(files: dict[str, Path]) -> list[Book]:
-    """Every book in the listing with its metadata, in slug order."""
-    return [
-        Book(entry, _metadata(entry, files), {n: _size(files[n]) for n in entry.files.values()})
-        for entry in entries(files)
-    ]
+def books(files: dict[str, Path], skipped: list[Path] | None = None) -> list[Book]:
+    """Every book in the listing with its metadata, in slug order. An EPUB whose package cannot be
+    read (someone else's file) is left out, and added to `skipped`; so is a book left with no file."""
+    found = []
+    for entry in entries(files):
+        metas: dict[str, Metadata] = {}
+        for kind in EPUB_KINDS:
+            if kind in entry.files:
+                meta = read_metadata(files[entry.files[kind]])
+                if meta is None:
+                    name = entry.files.pop(kind)
+                    if skipped is not None:
+                        skipped.append(files[name])
+                else:
+                    metas[kind] = meta
+        if entry.files:
+            sizes = {n: _size(files[n]) for n in entry.files.values()}
+            found.append(Book(entry, _metadata(entry, files, metas), sizes))
+    return found
 
 
 def _size(path: Path) -> int:
@@ -212,14 +226,13 @@ def thumbnail_jpeg(cover: bytes, size: tuple[int, int] = THUMBNAIL_SIZE) -> byte
     return out.getvalue()
 
 
-def _metadata(entry: Entry, files: dict[str, Path]) -> Metadata:
-    for kind in ("application/epub+zip", "application/kepub+zip"):
-        if kind in entry.files:
-            found = read_metadata(files[entry.files[kind]])
-            if found is not None:
-                if not found.identifier:
-                    found = replace(found, identifier=f"urn:companion:{quote(entry.slug)}")
-                return found
+def _metadata(entry: Entry, files: dict[str, Path], metas: dict[str, Metadata]) -> Metadata:
+    for kind in EPUB_KINDS:
+        found = metas.get(kind)
+        if found is not None:
+            if not found.identifier:
+                found = replace(found, identifier=f"urn:companion:{quote(entry.slug)}")
+            return found
     newest = max(files[name].stat().st_mtime for name in entry.files.values())
     stamp = dt.datetime.fromtimestamp(int(newest), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Metadata(f"urn:companion:{quote(entry.slug)}", entry.slug, (), "", "", stamp)

@@ -199,6 +199,10 @@ def serve(
 ) -> None:
     """Serve until Ctrl-C, then close the socket and return."""
     server = make_server(folder, host, port, verbose)
+    skipped: list[Path] = []
+    books(listing(folder), skipped)
+    for path in skipped:  # served as files, but not offered as books
+        announce(opds.skipped_warning(path).format())
     announce(f"Serving {folder} as an OPDS catalog at {server.url} (Ctrl-C stops)")
     announce(f"OPDS 2.0 (JSON) at {server.url}{CATALOG_JSON}")
     if host not in ("127.0.0.1", "localhost", "::1"):

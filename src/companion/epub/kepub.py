@@ -45,7 +45,10 @@ STYLE_HACKS = "div#book-inner { margin-top: 0; margin-bottom: 0;}"  # kepubify's
 # kepubify's sentence rule (its splitSentencesRegexp): anything up to a stop, at most one closing quote or
 # ellipsis, and the white space after it, which must be there. Go's \s is ASCII only, so a no-break
 # space ends nothing; a colon is no stop.
-_SENTENCE = re.compile(r".*?[.!?]['\"\u201d\u2019\u201c\u2026]?[\t\n\f\r ]+", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?]['\"\u201d\u2019\u201c\u2026]?[\t\n\f\r ]+")
+"""Where a sentence ends. kepubify matches a whole sentence (`.*?` and this) from the previous end;
+finding the ends alone gives the same pieces in linear time (text with no stop in it was quadratic:
+50,000 letters took 20 s)."""
 _SKIP = tags(*NOT_PROSE, "pre", "audio", "video")
 _PARAGRAPHS = tags("p", "ol", "ul", "table", "h1", "h2", "h3", "h4", "h5", "h6")
 # Elements whose content model has no room for a span: their (blank) text is left alone.
@@ -219,10 +222,9 @@ def split(text: str) -> list[str]:
     """kepubify's sentences, each keeping its trailing space, so that joining them gives the text back."""
     parts: list[str] = []
     start = 0
-    for match in _SENTENCE.finditer(text):
-        if match.end() > start:
-            parts.append(text[start : match.end()])
-            start = match.end()
+    for match in _SENTENCE_END.finditer(text):
+        parts.append(text[start : match.end()])
+        start = match.end()
     if start < len(text):
         parts.append(text[start:])
     return parts

@@ -27,6 +27,7 @@ from companion.render.render import RenderedBook, environment
 from companion.source import fonts, markdown
 from companion.source.fonts import FONT_TYPES
 from companion.source.model import Book
+from companion.source.stylecheck import LICENCES
 from companion.source.validate import Validated
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ class Resource:
     properties: tuple[str, ...] = ()
 
 
-LICENCES = ("OFL.txt", "LICENSE.txt", "LICENCE.txt")
-"""A font licence file in styles/fonts/ travels with the fonts (the OFL asks for it)."""
-
-
 def used_text(rendered: RenderedBook) -> str:
     """Every character the EPUB's documents can show (markup included: it is ASCII)."""
     return html.unescape("".join(document.html for document in rendered.documents))
@@ -77,20 +74,15 @@ def styles_resources(
         data = subset(gate.styles_file(styles, name, font=True), text)  # read through the gate
         out.append(Resource(f"styles/{name}", FONT_TYPES[file.suffix.lower()], data))
     for folder in sorted({file.parent for file in files}):
-        licence = next((folder / n for n in LICENCES if (folder / n).is_file()), None)
+        # the licence as it is named in styles/ (a link or a pipe is the gate's to refuse, not skipped)
+        licence = next((folder / n for n in LICENCES if os.path.lexists(folder / n)), None)
         if licence is not None:  # as XHTML: Kindle's converter refuses text/plain in a package
-            name = licence.resolve().relative_to(styles.resolve()).with_suffix(".xhtml").as_posix()
-            page = (
-                environment()
-                .get_template("licence.xhtml")
-                .render(title="Font licence", text=_licence_text(styles, licence))
-            )
+            where = (licence.parent.resolve() / licence.name).relative_to(styles.resolve())
+            text = gate.styles_file(styles, where.as_posix()).decode("utf-8", "replace")
+            name = where.with_suffix(".xhtml").as_posix()
+            page = environment().get_template("licence.xhtml").render(title="Font licence", text=text)
             out.append(Resource(f"styles/{name}", "application/xhtml+xml", page.encode("utf-8")))
     return out
-
-
-def _licence_text(styles: Path, licence: Path) -> str:
-    return gate.styles_file(styles, licence.relative_to(styles).as_posix()).decode("utf-8", "replace")
 
 
 def package(

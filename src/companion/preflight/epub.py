@@ -62,8 +62,6 @@ A11Y_PROPERTIES = (
 )
 XML_SUFFIXES = (".xhtml", ".html", ".htm", ".opf", ".ncx", ".xml", ".svg", ".smil")
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_COMMENT = re.compile(r"<!--(.*?)-->", re.S)
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _CUSTOM_PROPERTY = re.compile(r"(?<![\w-])--[A-Za-z_][\w-]*\s*:|\bvar\(")
 
 
@@ -118,25 +116,45 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+MAX_FINDINGS = 100
+"""Of one kind in one file: enough to fix them by, and a bound on the cost of a crafted file."""
+
+
+def _delimited(text: str, opening: str, closing: str) -> list[tuple[int, int]]:
+    """(start, end) of each `opening ... closing`, as a lazy regex finds them, in linear time (a regex
+    tries again from every opener that is never closed: a file of `<!--` took minutes)."""
+    found, at = [], 0
+    while (start := text.find(opening, at)) >= 0:
+        end = text.find(closing, start + len(opening))
+        if end < 0:
+            break
+        found.append((start, end + len(closing)))
+        at = end + len(closing)
+    return found
+
+
 def _comment_dashes(path: Path, name: str, text: str) -> list[Diagnostic]:
-    found = []
+    found: list[Diagnostic] = []
+    spans = [(start, end, 4, 3) for start, end in _delimited(text, "<!--", "-->")]
     if name.lower().endswith(".css"):
-        comments = [(m.start(), m.group(0)[2:-2]) for m in _CSS_COMMENT.finditer(text)]
-        comments += [(m.start(), m.group(1)) for m in _COMMENT.finditer(text)]
-    else:
-        comments = [(m.start(), m.group(1)) for m in _COMMENT.finditer(text)]
-    for start, body in sorted(comments):
-        if "--" in body:
+        spans += [(start, end, 2, 2) for start, end in _delimited(text, "/*", "*/")]
+    for start, end, before, after in sorted(spans):
+        if "--" in text[start + before : end - after] and len(found) < MAX_FINDINGS:
             line, col = _line_col(text, start)
             found.append(Diagnostic(Location(f"{path}/{name}", line, col), "P004", "`--` inside a comment"))
     return found
 
 
 def _custom_properties(path: Path, name: str, text: str) -> list[Diagnostic]:
-    blanked = _CSS_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-    found = []
-    for match in _CUSTOM_PROPERTY.finditer(blanked):
-        line, col = _line_col(blanked, match.start())
+    blanked = list(text)
+    for start, end in _delimited(text, "/*", "*/"):
+        blanked[start:end] = [ch if ch == "\n" else " " for ch in text[start:end]]
+    plain = "".join(blanked)
+    found: list[Diagnostic] = []
+    for match in _CUSTOM_PROPERTY.finditer(plain):
+        if len(found) >= MAX_FINDINGS:
+            break
+        line, col = _line_col(plain, match.start())
         what = "var()" if match.group(0).startswith("var") else match.group(0).rstrip(": \t\n")
         found.append(Diagnostic(Location(f"{path}/{name}", line, col), "P005", f"CSS custom property {what}"))
     return found

@@ -14,6 +14,8 @@ MAX_COVER_WORD = 100
 MAX_BACK_WORDS = 1000
 """More than the back cover holds at its smallest type on the largest trim (about 400 words at 5.5 x 8.5
 in): refused before the cover layout tries every size, each costing time in proportion to the text."""
+MAX_BACK_CHARACTERS = 10 * MAX_BACK_WORDS
+"""The same bound on the letters, so that long words cannot take the time that many words would."""
 
 
 def check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
@@ -22,14 +24,17 @@ def check_cover_text(companion: Companion, problems: list[Diagnostic]) -> None:
     if book is None:
         return
     review = next(iter(companion.reviews or ()), None)
-    back = len(book.description.split()) + (len(review.text.split()) if review is not None else 0)
-    if back > MAX_BACK_WORDS:
+    words = book.description.split() + (review.text.split() if review is not None else [])
+    longest = max((len(word) for word in words), default=0)
+    if len(words) > MAX_BACK_WORDS or sum(map(len, words)) > MAX_BACK_CHARACTERS or longest > MAX_COVER_WORD:
         problems.append(
             diagnostic(
                 companion.sources.find(("book.yaml", "description")),
                 "C014",
-                f"the description (with the first review) is too long for the back cover ({back:,} words)",
-                f"keep it under {MAX_BACK_WORDS:,} words; the back cover holds a few hundred",
+                "the description (with the first review) is too long for the back cover "
+                f"({len(words):,} word{'s' if len(words) != 1 else ''}, longest word {longest:,} characters)",
+                f"keep it under {MAX_BACK_WORDS:,} words, {MAX_BACK_CHARACTERS:,} letters and "
+                f"{MAX_COVER_WORD} letters a word; the back cover holds a few hundred words",
             )
         )
     for name in ("title", "subtitle", "author"):

@@ -91,13 +91,26 @@ _CAPITALISED = re.compile(rf"(?<![.!?:]\s)(?<!^)\b[A-Z][a-z’'-]{{{MIN_HYPHENAT
 _LAST_WORD = re.compile(rf"(\w{{{MIN_HYPHENATED},}}[.,;:!?’”)]*)\s*$")
 
 
+LONGEST_UNBROKEN = 50
+"""In print a run of more letters than this (longer than any word, about what a line holds) gets a
+line-break opportunity every half that many. WeasyPrint's `overflow-wrap: break-word` lays out the
+rest of a paragraph again at each break it forces inside a word: 250 words of 200 letters took
+minutes."""
+_UNBROKEN = re.compile(rf"\S{{{LONGEST_UNBROKEN + 1},}}")
+
+
+def _breakable(text: str) -> str:
+    step = LONGEST_UNBROKEN // 2
+    return _UNBROKEN.sub(lambda m: "\u200b".join(m[0][i : i + step] for i in range(0, len(m[0]), step)), text)
+
+
 def _render_text(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
     """Text, escaped. In print, words the layout must not hyphenate are marked `nohyphen`: a
     capitalised word inside a sentence (a name: Morn-/ingdale, Nor-/folk) and a paragraph's last
     word (a last line of half a word, `literat-/ure.`, is a typesetting fault)."""
-    text = html.escape(tokens[idx].content, quote=False)
     if env.get("target") != "print":
-        return text
+        return html.escape(tokens[idx].content, quote=False)
+    text = html.escape(_breakable(tokens[idx].content), quote=False)
     text = _CAPITALISED.sub(r'<span class="nohyphen">\g<0></span>', text)
     if not any(token.type == "text" for token in tokens[idx + 1 :]):
         text = (

@@ -15,6 +15,8 @@ SHEETS = ("base.css", "epub.css", "print.css", "cover.css")
 """Every build uses these (print.css for the PDF, cover.css for the cover, the others everywhere)."""
 FONT_SUFFIXES = frozenset({".otf", ".ttf", ".woff", ".woff2"})
 MAX_CSS_BYTES = 2 * 1024 * 1024
+LICENCES = ("OFL.txt", "LICENSE.txt", "LICENCE.txt")
+"""A font licence file in styles/fonts/ travels with the fonts (the OFL asks for it)."""
 
 
 def shown(path: Path) -> str:
@@ -27,6 +29,12 @@ def shown(path: Path) -> str:
 
 def check_styles(styles: Path, problems: list[Diagnostic]) -> None:
     """Append a diagnostic for each problem in `styles/`."""
+    if styles.is_symlink():
+        try:  # styles/ itself may not lead out of the project folder it sits in
+            gate.inside(styles, styles.parent)
+        except gate.Refused as exc:
+            problems.append(diagnostic(shown(styles), exc.code, exc.message))
+            return
     if not styles.is_dir():
         what = "is not a folder" if styles.exists() else "is missing"
         problems.append(
@@ -62,6 +70,13 @@ def check_styles(styles: Path, problems: list[Diagnostic]) -> None:
                 continue
             if problem is not None:
                 problems.append(diagnostic(shown(font), "C042", f"{font.name}: {problem}"))
+    for name in LICENCES:
+        licence = fonts / name
+        if licence.exists() or licence.is_symlink():
+            try:
+                gate.read(licence, root, gate.FONT_LIMIT)
+            except gate.Refused as exc:
+                problems.append(diagnostic(shown(licence), exc.code, exc.message))
 
 
 def _check_sheet(sheet: Path, root: Path, problems: list[Diagnostic]) -> None:
@@ -73,7 +88,17 @@ def _check_sheet(sheet: Path, root: Path, problems: list[Diagnostic]) -> None:
         return
     for ref in stylesheet_references(text):
         parts = urlsplit(ref.target)
-        if ref.target.startswith("#") or (parts.scheme.lower() == "data" and ref.kind == "url"):
+        if ref.target.startswith("#"):
+            continue
+        if parts.scheme.lower() == "data":  # unchecked bytes (a font, an SVG) and often not a valid URL
+            problems.append(
+                diagnostic(
+                    Location(shown(sheet), ref.line, ref.col),
+                    "C021",
+                    "style sheet embeds a `data:` URL; its contents would ship unchecked",
+                    "put the file in styles/ (fonts in styles/fonts/) and name it in the url()",
+                )
+            )
             continue
         path = root / unquote(parts.path)
         try:
