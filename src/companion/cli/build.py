@@ -88,6 +88,9 @@ def build(
     printer: str | None,
 ) -> None:
     """Build the companion in SOURCE (default source/) into DIR (default dist/)."""
+    from companion.core import parallel
+
+    parallel.warm()  # the fork server imports WeasyPrint on the other core while this process does
     from companion import pipeline
 
     wanted = (
