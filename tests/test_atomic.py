@@ -19,14 +19,13 @@ from companion import pipeline
 from companion.cli import main
 from companion.core.write import write_atomic
 
-from .tinysource import ROOT, make_tiny
+from .tinysource import make_tiny
 
 NAMES = {"tiny.epub", "tiny.kepub.epub", "tiny.pdf", "tiny-cover.pdf", "tiny-cover.jpg"}
 
 
 def _project(root: Path, text: str) -> Path:
-    src = make_tiny(root, styles=False)
-    (root / "styles").symlink_to(ROOT / "styles")
+    src = make_tiny(root)  # with a copy of styles/ (a link out of the project is refused: C040)
     (src / "chapters" / "01-one.md").write_text(f"---\ntitle: One\n---\n\n{text}\n")
     return src
 
