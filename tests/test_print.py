@@ -148,15 +148,3 @@ def test_no_line_runs_past_its_measure_and_images_are_vector(laid_out: tuple[str
     _, layout = laid_out
     assert layout.overflows == ()
     assert layout.image_dpi == ()  # the bundled route diagram is SVG
-
-
-def test_a_space_before_an_inline_element_goes_inside_it() -> None:
-    """printing/breaks.py: what keeps Pango 1.50 from setting one word alone on a line (L008)."""
-    from companion.printing.breaks import spaces_into_inline
-
-    html = 'say about <span class="xref-unlinked">memory</span>? I <em>do</em> <a href="#x">see</a>'
-    assert spaces_into_inline(html) == (
-        'say about<span class="xref-unlinked"> memory</span>? I<em> do</em><a href="#x"> see</a>'
-    )
-    untouched = "<p>one</p> <div>two</div>\u00a0<span>three</span> <sup>1</sup>"
-    assert spaces_into_inline(untouched) == untouched

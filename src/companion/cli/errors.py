@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from companion.core import parallel
 from companion.core.errors import CompanionError, diagnostic
 
 EXIT_BUG = 70
@@ -57,10 +58,14 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             with _stoppable():
                 return command(*args, **kwargs)
         except Stopped as exc:
+            parallel.stop()
             sys.exit(128 + exc.number)
         except CompanionError as exc:
             _report(exc)
-        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            parallel.stop()
+            raise
+        except (click.ClickException, click.exceptions.Exit):
             raise
         except Exception as exc:
             if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and exc.filename:

@@ -72,6 +72,23 @@ def warm() -> None:
             forkserver.ensure_running()
 
 
+def stop() -> None:
+    """End the fork server now, as the build stops on a signal or Ctrl-C (the workers are cancelled
+    already). Left alone it would go only once it noticed that the build had gone, which it cannot
+    while it is still importing; its children would go with it (they get SIGTERM when it ends)."""
+    if _context() is None:
+        return
+    from multiprocessing import forkserver
+
+    server: Any = forkserver._forkserver  # type: ignore[attr-defined]
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            server._stop()
+
+
 @contextlib.contextmanager
 def _main_kept_out() -> Iterator[None]:
     """While a child is started: multiprocessing would have the child run the build's main script

@@ -19,7 +19,6 @@ from companion.printing import fontconfig as printfonts
 from companion.printing import parts as pdfparts
 from companion.printing import pdfx
 from companion.printing import speed as pdfspeed
-from companion.printing.breaks import spaces_into_inline
 from companion.printing.fetcher import RestrictedFetcher
 from companion.printing.grayscale import GrayFetcher
 from companion.printing.job import Job, PartStore, Printing
@@ -99,7 +98,7 @@ def lay_out(
     images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one. `sheets`: the
     style sheets under `styles` (an edition's layout adds its layer, edition.py)."""
     part_layout(styles, source, sheets, variant, "")  # its font problems (C037) are raised here
-    interior = pdfparts.Interior.parse(spaces_into_inline(html))
+    interior = pdfparts.Interior.parse(html)
     pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)
     estimate = estimate_pages(html, settings)
 

@@ -24,7 +24,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from companion.core.errors import CompanionError, Location, diagnostic
-from companion.printing.breaks import spaces_into_inline
 from companion.render.render import environment
 from companion.source import fonts, meetings
 from companion.source.markdown import plain
@@ -227,7 +226,7 @@ class _Layout:
         from weasyprint import HTML
 
         base = str(self.styles.resolve()) + "/"
-        return HTML(string=spaces_into_inline(html), base_url=base, url_fetcher=self.fetcher).render(
+        return HTML(string=html, base_url=base, url_fetcher=self.fetcher).render(
             stylesheets=self.sheets, font_config=self.config
         )
 

@@ -12,7 +12,7 @@ WeasyPrint's pages); `check` reads those lines, page by page, and reports:
 - L007 a contents leader whose dots stop short of their number by more than `MAX_LEADER_GAP_PT`;
 - L008 a line of one word inside a paragraph (not its last line, not a word broken across lines),
   under `LONE_WORD_SHARE` of the paragraph's longest line: a break in the wrong place, as WeasyPrint
-  made on Pango 1.50 before a marked word (markdown.py).
+  makes on Pango 1.50 (Debian 12) before some inline elements (README, "The layout lint").
 
 The thresholds are those of the common house rules (Bringhurst's *Elements of Typographic Style*,
 2.4: "at least two lines of text below a heading", no more than two hyphens in a row, no hyphenated
