@@ -128,9 +128,10 @@ def test_every_output_passes_preflight(large: Path) -> None:
     files = [str(large / f"{SLUG}{ext}") for ext in (".epub", ".kepub.epub", ".pdf", "-cover.pdf")]
     result = CliRunner().invoke(main, ["preflight", "--printer", "default", *files])
     findings = [line for line in result.output.splitlines() if ": error " in line or ": warning " in line]
-    # what is left is the layout lint's short last pages (L002): the large-print text is not copyfitted
-    assert all(": warning L002: " in line for line in findings), result.output
-    assert len(findings) <= 3 and result.output.count(": ok (") == 4 - bool(findings), result.output
+    # what is left is the layout lint's: short last pages (L002), the large-print text is not copyfitted;
+    # on Debian 12, two lines Pango 1.50 breaks one word early (L008, README "The layout lint")
+    assert all(": warning L002: " in line or ": warning L008: " in line for line in findings), result.output
+    assert len(findings) <= 5 and result.output.count(": ok (") == 4 - bool(findings), result.output
 
 
 def test_it_is_byte_reproducible(large: Path, monkeypatch: pytest.MonkeyPatch) -> None:
