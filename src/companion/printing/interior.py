@@ -97,7 +97,6 @@ def lay_out(
     only the parts it changed; `salt` must change with whatever else shapes a layout (code, styles,
     images). `parts` overrides how many parts (pdfparts.split); a PDF/X is laid out as one. `sheets`: the
     style sheets under `styles` (an edition's layout adds its layer, edition.py)."""
-    part_layout(styles, source, sheets, variant, "")  # its font problems (C037) are raised here
     interior = pdfparts.Interior.parse(html)
     pieces = pdfparts.split(interior, 1 if (variant or "").startswith("pdf/x") else parts)
     estimate = estimate_pages(html, settings)
